@@ -1,0 +1,17 @@
+// Package tensor holds shoal's dense float32 n-d arrays and the kernels that
+// compute on them.
+//
+// A Tensor is a row-major, contiguous block of float32 values with a shape.
+// Reshape returns a view that shares the data; nothing else aliases. Kernels
+// are plain functions that write into a destination tensor supplied by the
+// caller, so that the autograd tape and the layers can reuse buffers from step
+// to step and allocate nothing in steady state:
+//
+//	dst := tensor.New(64, 10)
+//	tensor.MatMul(dst, x, w, false, false, false) // dst = x·w
+//
+// Wrong shapes inside a kernel are programmer errors and panic with a message
+// that names the op and both shapes. Intra-op parallelism runs over a worker
+// pool whose size SetThreads changes (default GOMAXPROCS); the GEMM behind
+// MatMul lives in tensor/internal/gemm.
+package tensor
