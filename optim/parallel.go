@@ -1,0 +1,129 @@
+package optim
+
+import "sync"
+
+// Arenas shorter than parallelMin are updated on the calling goroutine;
+// longer ones are split into chunks of at least minChunk elements, one per
+// thread. Chunk starts are multiples of chunkAlign elements (64 bytes) so
+// that two goroutines never write the same cache line.
+const (
+	parallelMin = 1 << 16
+	minChunk    = 1 << 15
+	chunkAlign  = 16
+)
+
+// chunkRunner runs body over [0, n) split into fixed chunks, each chunk on
+// its own goroutine except the first, which runs on the caller. The tasks
+// are built once, so that run allocates nothing. Every element is updated
+// by the same code whatever the split, so results do not depend on the
+// number of chunks.
+type chunkRunner struct {
+	n     int
+	body  func(lo, hi int)
+	tasks []func() // tasks[i] runs chunk i+1 and marks wg done
+	first int      // end of chunk 0
+	wg    sync.WaitGroup
+}
+
+func newChunkRunner(n, threads int, body func(lo, hi int)) *chunkRunner {
+	r := &chunkRunner{n: n, body: body, first: n}
+	chunks := 1
+	if n >= parallelMin {
+		chunks = max(1, min(threads, n/minChunk))
+	}
+	if chunks == 1 {
+		return r
+	}
+	size := (n + chunks - 1) / chunks
+	size = (size + chunkAlign - 1) / chunkAlign * chunkAlign
+	r.first = size
+	for lo := size; lo < n; lo += size {
+		lo, hi := lo, min(lo+size, n)
+		r.tasks = append(r.tasks, func() {
+			defer r.wg.Done()
+			body(lo, hi)
+		})
+	}
+	return r
+}
+
+// chunks returns how many chunks run splits the arena into.
+func (r *chunkRunner) chunks() int { return 1 + len(r.tasks) }
+
+// run applies body to every chunk and returns when all are done.
+func (r *chunkRunner) run() {
+	if len(r.tasks) == 0 {
+		r.body(0, r.n)
+		return
+	}
+	r.wg.Add(len(r.tasks))
+	for _, t := range r.tasks {
+		go t()
+	}
+	r.body(0, r.first)
+	r.wg.Wait()
+}
+
+// span is a half-open range [lo, hi) of arena elements.
+type span struct{ lo, hi int }
+
+// decaySpans keeps a weight-decay mask as the sorted ranges where decay
+// applies; nil spans with all false means every element decays.
+type decaySpans struct {
+	masked bool   // a mask was given
+	spans  []span // sorted, disjoint ranges where the mask is true
+}
+
+func newDecaySpans(mask []bool) decaySpans {
+	if mask == nil {
+		return decaySpans{}
+	}
+	d := decaySpans{masked: true}
+	for i := 0; i < len(mask); {
+		if !mask[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < len(mask) && mask[j] {
+			j++
+		}
+		d.spans = append(d.spans, span{i, j})
+		i = j
+	}
+	return d
+}
+
+// walk calls fn on consecutive pieces of [lo, hi), telling each whether
+// weight decay applies there.
+func (d *decaySpans) walk(lo, hi int, fn func(lo, hi int, decayed bool)) {
+	if !d.masked {
+		fn(lo, hi, true)
+		return
+	}
+	// First span that ends after lo.
+	i, j := 0, len(d.spans)
+	for i < j {
+		m := int(uint(i+j) >> 1)
+		if d.spans[m].hi > lo {
+			j = m
+		} else {
+			i = m + 1
+		}
+	}
+	for lo < hi {
+		if i == len(d.spans) || d.spans[i].lo >= hi {
+			fn(lo, hi, false)
+			return
+		}
+		s := d.spans[i]
+		if lo < s.lo {
+			fn(lo, s.lo, false)
+			lo = s.lo
+		}
+		end := min(s.hi, hi)
+		fn(lo, end, true)
+		lo = end
+		i++
+	}
+}
