@@ -25,7 +25,7 @@ func New(shape ...int) *Tensor {
 // when len(data) does not match the shape.
 func FromData(data []float32, shape ...int) *Tensor {
 	if n := Volume(shape); n != len(data) {
-		panic(fmt.Sprintf("tensor: FromData: %d values do not fill shape %v (%d)", len(data), shape, n))
+		panic(fmt.Sprintf("tensor: FromData: %d values do not fill shape %v (%d)", len(data), copyShape(shape), n))
 	}
 	return &Tensor{Shape: append([]int(nil), shape...), Data: data}
 }
@@ -35,12 +35,16 @@ func Volume(shape []int) int {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {
-			panic(fmt.Sprintf("tensor: negative dimension in shape %v", shape))
+			panic(fmt.Sprintf("tensor: negative dimension in shape %v", copyShape(shape)))
 		}
 		n *= d
 	}
 	return n
 }
+
+// copyShape copies a shape for an error message, so that formatting it
+// does not make the caller's slice escape to the heap.
+func copyShape(shape []int) []int { return append([]int(nil), shape...) }
 
 // Len returns the number of elements.
 func (t *Tensor) Len() int { return len(t.Data) }
