@@ -201,8 +201,3 @@ func layerName(l Layer) string {
 	}
 	return s
 }
-
-// batchShape returns [n, per...].
-func batchShape(n int, per []int) []int {
-	return append([]int{n}, per...)
-}
