@@ -94,7 +94,7 @@ func TestBatchNormRunningStats(t *testing.T) {
 	}
 	tape := autograd.NewTape(autograd.Training)
 	steps := []struct {
-		x                []float32
+		x                 []float32
 		wantMean, wantVar [2]float64
 	}{
 		// Feature 0: 1 3 5, mean 3, unbiased variance 4. Feature 1: 2 4 9,
