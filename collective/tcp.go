@@ -35,9 +35,10 @@ type tcpLink struct {
 	shut   bool // abort already shut the write side
 
 	// Owned by the receiving goroutine.
-	dec     *frame.Decoder
-	rseq    uint64
-	scratch []byte
+	dec        *frame.Decoder
+	rseq       uint64
+	scratch    []byte
+	readBroken bool // a message had the wrong length; the stream is not read further
 }
 
 func newTCPLink(peer int, conn *net.TCPConn, maxLen int) *tcpLink {
@@ -100,7 +101,7 @@ func (l *tcpLink) ioError(err error) error {
 // algorithm expects: n bytes, in sequence. Anything else closes the
 // connection, since the stream can no longer be trusted.
 func (l *tcpLink) next(n int) error {
-	if l.stopped.Load() {
+	if l.stopped.Load() || l.readBroken {
 		return errInterrupted
 	}
 	h, err := l.dec.Next()
@@ -133,7 +134,9 @@ func (l *tcpLink) next(n int) error {
 		l.conn.Close()
 		return fmt.Errorf("%w: frame %d out of sequence, want %d", ErrProtocol, h.Seq, l.rseq)
 	case h.Len != n:
-		l.conn.Close()
+		// The frame is well formed, so the write side stays usable for
+		// the abort notice; reading stops here.
+		l.readBroken = true
 		return fmt.Errorf("%w: message of %d bytes, want %d (do all ranks pass buffers of the same length?)", ErrProtocol, h.Len, n)
 	}
 	l.rseq++
