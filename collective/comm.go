@@ -86,8 +86,7 @@ type Communicator struct {
 	tail   chan struct{} // closed when the last issued operation ends
 
 	// Owned by the operation that runs; operations run one at a time.
-	wire     []byte // encoded outgoing values (compression only)
-	recvWire []byte // scratch for small-path receives
+	wire []byte // encoded outgoing values (compression only)
 }
 
 // New builds a Communicator for rank of size over t, which it owns from now

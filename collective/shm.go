@@ -154,7 +154,6 @@ func (l *shmLink) kind() string { return "shm" }
 // waiter paces a wait for the peer: spin, then yield, then sleep.
 type waiter struct {
 	n     int
-	since time.Time
 	check time.Time
 }
 
