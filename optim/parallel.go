@@ -4,13 +4,17 @@ import "sync"
 
 // Arenas shorter than parallelMin are updated on the calling goroutine;
 // longer ones are split into chunks of at least minChunk elements, one per
-// thread. Chunk starts are multiples of chunkAlign elements (64 bytes) so
-// that two goroutines never write the same cache line.
-const (
+// thread. Below these sizes starting goroutines costs more than it saves.
+// They are variables only so that tests can exercise the chunked path on
+// small arenas.
+var (
 	parallelMin = 1 << 16
 	minChunk    = 1 << 15
-	chunkAlign  = 16
 )
+
+// Chunk starts are multiples of chunkAlign elements (64 bytes) so that two
+// goroutines never write the same cache line.
+const chunkAlign = 16
 
 // chunkRunner runs body over [0, n) split into fixed chunks, each chunk on
 // its own goroutine except the first, which runs on the caller. The tasks

@@ -51,6 +51,8 @@ func (r *refOptimizer) state() []float64 {
 func (r *refOptimizer) step(p, grad []float64, lr float64) {
 	c := r.cfg
 	r.t++
+	bc1 := 1 - math.Pow(c.Beta1, float64(r.t))
+	bc2 := 1 - math.Pow(c.Beta2, float64(r.t))
 	for i := range p {
 		wd := c.WeightDecay
 		if c.DecayMask != nil && !c.DecayMask[i] {
@@ -95,8 +97,8 @@ func (r *refOptimizer) step(p, grad []float64, lr float64) {
 		case "adam", "adamw":
 			r.m[i] = c.Beta1*r.m[i] + (1-c.Beta1)*g
 			r.v[i] = c.Beta2*r.v[i] + (1-c.Beta2)*g*g
-			mhat := r.m[i] / (1 - math.Pow(c.Beta1, float64(r.t)))
-			vhat := r.v[i] / (1 - math.Pow(c.Beta2, float64(r.t)))
+			mhat := r.m[i] / bc1
+			vhat := r.v[i] / bc2
 			p[i] -= lr * mhat / (math.Sqrt(vhat) + c.Eps)
 		}
 	}
@@ -203,10 +205,8 @@ func (tc optimizerCase) build(t testing.TB, n, threads int, rng *rand.Rand) (Opt
 // against the float64 oracle.
 func TestAgainstReference(t *testing.T) {
 	const steps = 12
-	sizes := []int{1, 7, 1037}
-	if !testing.Short() {
-		sizes = append(sizes, parallelMin+4099) // chunked path
-	}
+	withSmallChunks(t)
+	sizes := []int{1, 7, 1037, 3*minChunk + 77} // the last one is chunked
 	for _, tc := range optimizerCases() {
 		for _, n := range sizes {
 			t.Run(fmt.Sprintf("%s/n=%d", tc.name, n), func(t *testing.T) {
@@ -245,11 +245,12 @@ func TestAgainstReference(t *testing.T) {
 // TestThreadsBitIdentical checks that the chunked update gives the same
 // bits for every thread count, masks included.
 func TestThreadsBitIdentical(t *testing.T) {
-	n := 3*minChunk + 12345
+	withSmallChunks(t)
+	n := 5*minChunk + 123
 	for _, tc := range optimizerCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			var wantParams, wantState []float32
-			for _, threads := range []int{1, 2, 3, 7} {
+			for _, threads := range []int{1, 2, 3, 4, 7} {
 				rng := rand.New(rand.NewPCG(7, 7)) // same mask, params and grads for every thread count
 				o, _ := tc.build(t, n, threads, rng)
 				if chunks := runnerOf(o).chunks(); threads > 1 && chunks < 2 {
@@ -272,6 +273,14 @@ func TestThreadsBitIdentical(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withSmallChunks lowers the chunking thresholds for the rest of the test,
+// so that small arenas take the chunked path.
+func withSmallChunks(t *testing.T) {
+	oldMin, oldChunk := parallelMin, minChunk
+	parallelMin, minChunk = 2048, 1024
+	t.Cleanup(func() { parallelMin, minChunk = oldMin, oldChunk })
 }
 
 func runnerOf(o Optimizer) *chunkRunner {
