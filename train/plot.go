@@ -151,6 +151,10 @@ func WriteFileAtomic(path string, b []byte) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // after a successful rename this fails harmlessly
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("train: writing %s: %w", path, err)
+	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return fmt.Errorf("train: writing %s: %w", path, err)
