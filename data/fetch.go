@@ -105,7 +105,9 @@ func fetchFile(ctx context.Context, ds KnownDataset, f RemoteFile, dest string, 
 	if opts.From != "" {
 		return "", notFoundErrorf("no verified %s in %s (%s); copy the official file there", f.Name, opts.From, strings.Join(tried, "; "))
 	}
-	if !opts.Offline {
+	if opts.Offline {
+		tried = append(tried, "downloads are off")
+	} else {
 		for _, m := range ds.Mirrors {
 			url := m + f.Name
 			err := atomicWrite(dest, f, func(w io.Writer) error { return download(ctx, opts, url, f, w) })
