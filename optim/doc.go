@@ -13,8 +13,10 @@
 //
 // Any equal-length range of the arenas works the same way: a parameter
 // server that owns params[lo:hi] runs its own optimizer of length hi−lo
-// over params[lo:hi] and grads[lo:hi]. Passing slices of another length is a
-// programmer error and panics.
+// over params[lo:hi] and grads[lo:hi] (and DecayMask[lo:hi] when there is a
+// mask). Passing slices of another length is a programmer error and panics.
+// An optimizer belongs to one goroutine: its methods must not be called
+// concurrently.
 //
 // # Optimizers
 //
@@ -52,7 +54,7 @@
 // Arenas of 64K elements or more are updated in chunks on plain goroutines,
 // at most Config.Threads of them, each started and finished inside Step.
 // Every element goes through the same arithmetic whatever the split, so the
-// results are bit-identical for any thread count. Step allocates nothing.
+// results are bit-identical for any thread count. Step allocates nothing in steady state.
 //
 // # Clipping
 //

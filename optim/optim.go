@@ -31,6 +31,13 @@ type Optimizer interface {
 	SetSteps(n int64)
 }
 
+var (
+	_ Optimizer = (*SGD)(nil)
+	_ Optimizer = (*RMSProp)(nil)
+	_ Optimizer = (*Adam)(nil)
+	_ Optimizer = (*AdamW)(nil)
+)
+
 // Defaults that EnsureDefaults puts into zero fields of a Config.
 const (
 	DefaultLR    = 1e-3
@@ -59,7 +66,8 @@ type Config struct {
 	// variance instead of its mean square.
 	Centered bool
 	// Beta1 and Beta2 are Adam's decay rates for the first and second
-	// moments, in (0, 1). Zero means DefaultBeta1 and DefaultBeta2.
+	// moments, in (0, 1). Zero means DefaultBeta1 and DefaultBeta2 (so
+	// Beta1 = 0, Adam without first-moment averaging, is not available).
 	Beta1, Beta2 float64
 	// Eps is added to the denominator of RMSProp and Adam updates; > 0.
 	// Zero means DefaultEps.

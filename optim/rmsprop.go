@@ -3,10 +3,12 @@ package optim
 import "math"
 
 // RMSProp divides each gradient by a running root mean square of its recent
-// values. It follows PyTorch's torch.optim.RMSprop: the mean square starts
-// at 0, Eps is added outside the square root, and momentum and centering
-// are optional. Keras's RMSprop has the same update with its own defaults
-// (rho 0.9, eps 1e-7); DL4J's RmsProp puts eps inside the square root.
+// values. It has PyTorch's semantics (torch.optim.RMSprop): the mean square
+// starts at 0, Eps is added outside the square root, momentum and centering
+// are optional, and the defaults are rho 0.99 and eps 1e-8. Keras defaults
+// to rho 0.9 and eps 1e-7, DL4J to rho 0.95, and some of their versions add
+// eps inside the square root; to reproduce a run from them, set Rho and Eps,
+// and expect differences only while the mean square is near Eps.
 //
 // It reads Config.LR, Rho, Eps, Momentum, Centered, WeightDecay, DecayMask
 // and Threads. With ρ = Rho, μ = Momentum and g = grad + WeightDecay·param,
