@@ -8,7 +8,7 @@
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@2026.2.2
 # Packages that run goroutines of their own; tested with -race.
-RACE_PKGS   ?= ./tensor/... ./collective/... ./data/... ./autograd/... ./nn/...
+RACE_PKGS   ?= ./tensor/... ./collective/... ./data/... ./autograd/... ./nn/... ./optim/... ./ps/... ./cluster/... ./train/...
 
 .PHONY: all build test check fmt vet staticcheck race unit noasm bench bench-gemm bench-allreduce bench-train
 
@@ -42,7 +42,7 @@ noasm:
 	$(GO) test -count=1 -tags noasm ./tensor/...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./tensor/... ./nn/...
+	$(GO) test -run '^$$$$' -bench . -benchmem ./tensor/... ./nn/... ./optim/...
 
 bench-gemm: build
 	bash bench/gemm.sh
