@@ -1543,3 +1543,45 @@ func (f *flowParser) separator(closing byte) error {
 	}
 	return yamlErrorf(f.num, "want ',' or %q in %q", closing, f.s)
 }
+
+// LayerSummary describes one layer of a built model, for listings such as
+// `shoal model show`.
+type LayerSummary struct {
+	Index  int    `json:"index"`
+	Type   string `json:"type"`   // "Dense", "TimeDistributed(Dense)"
+	Output []int  `json:"output"` // per-example output shape
+	Params int    `json:"params"` // trainable values
+	// Buffers counts non-trainable values (BatchNorm's statistics).
+	Buffers int `json:"buffers,omitempty"`
+}
+
+// Summary lists m's layers with their output shapes and sizes.
+func (m *Model) Summary() []LayerSummary {
+	out := make([]LayerSummary, len(m.Layers))
+	for i, l := range m.Layers {
+		name := layerName(l)
+		if td, ok := l.(*TimeDistributed); ok && td.Layer != nil {
+			name += "(" + layerName(td.Layer) + ")"
+		}
+		out[i] = LayerSummary{Index: i, Type: name, Output: append([]int(nil), m.Shapes[i]...)}
+	}
+	// NewSequential names every parameter and buffer "<layer index>.".
+	owner := func(name string) int {
+		i, err := strconv.Atoi(name[:max(strings.IndexByte(name, '.'), 0)])
+		if err != nil || i < 0 || i >= len(out) {
+			return -1
+		}
+		return i
+	}
+	for _, p := range m.Params {
+		if i := owner(p.Name); i >= 0 {
+			out[i].Params += p.Value.Len()
+		}
+	}
+	for _, b := range m.Buffers {
+		if i := owner(b.Name); i >= 0 {
+			out[i].Buffers += b.Value.Len()
+		}
+	}
+	return out
+}

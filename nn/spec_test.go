@@ -48,6 +48,13 @@ func TestExamplesParseAndBuild(t *testing.T) {
 			t.Errorf("%s: Build: %v", p, err)
 			continue
 		}
+		total := 0
+		for _, l := range m.Summary() {
+			total += l.Params
+		}
+		if total != m.NumParams() {
+			t.Errorf("%s: Summary counts %d parameters; the model has %d", p, total, m.NumParams())
+		}
 		if w, ok := want[filepath.Base(p)]; ok {
 			seen++
 			if !slices.Equal(m.OutputShape, w.out) || m.NumParams() != w.params {
@@ -417,4 +424,66 @@ func FuzzParseSpec(f *testing.F) {
 			t.Fatalf("round trip changed %+v into %+v", s, back)
 		}
 	})
+}
+
+// Parsing a spec and building its model; the spec's layers become the
+// model's, with an activation shorthand adding a layer of its own.
+func ExampleParseSpec() {
+	spec, err := nn.ParseSpec([]byte(`
+name: tiny
+input: [1, 28, 28]
+layers:
+  - {type: flatten}
+  - {type: dense, units: 32, activation: relu}
+  - {type: dense, units: 10}
+optimizer: {name: adam, lr: 0.001}
+schedule: cosine:total=1000
+seed: 1
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := spec.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, l := range m.Summary() {
+		fmt.Println(l.Index, l.Type, l.Output, l.Params)
+	}
+	fmt.Println(spec.Optimizer.Name, spec.Schedule)
+	// Output:
+	// 0 Flatten [784] 0
+	// 1 Dense [32] 25120
+	// 2 ReLU [32] 0
+	// 3 Dense [10] 330
+	// adam cosine:total=1000
+}
+
+// Validation errors name the field path and the problem.
+func ExampleSpec_Validate() {
+	_, err := nn.ParseSpec([]byte("input: [784]\nlayers:\n  - {type: dense, units: -3}\n"))
+	fmt.Println(err)
+	// Output: spec: layers[0].units: must be positive, got -3
+}
+
+// Saving a model with its spec and loading it back: the loaded model is
+// rebuilt from the embedded spec and holds the same values.
+func ExampleSaveFile() {
+	spec, _ := nn.ParseSpec([]byte("input: [4]\nseed: 3\nlayers: [{type: dense, units: 2}]\n"))
+	m, _ := spec.Build()
+	dir, _ := os.MkdirTemp("", "weights")
+	defer os.RemoveAll(dir)
+	if err := nn.SaveFile(dir, spec, m); err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, loaded, err := nn.LoadFile(dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(slices.Equal(loaded.Values(), m.Values()), loaded.Params[0].Name, loaded.Params[0].Value.Shape)
+	// Output: true 0.Dense.weight [4 2]
 }

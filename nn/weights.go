@@ -361,6 +361,11 @@ func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
+	// CreateTemp makes the file private; weights are as readable as any
+	// file the user writes.
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("weights: %w", err)
+	}
 	if err := write(f); err != nil {
 		return err
 	}
