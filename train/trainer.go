@@ -102,15 +102,15 @@ func New(model *nn.Model, opts Options) (*Trainer, error) {
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = 50
 	}
-	t := &Trainer{
-		model:    model,
-		opt:      opts.Optimizer,
-		schedule: opts.Schedule,
-		loss:     opts.Loss,
-		opts:     opts,
-		tape:     autograd.NewTape(autograd.Training),
-		evalTape: autograd.NewTape(autograd.NoGrad),
-	}
+	t := newEvaluator(model, opts.Loss)
+	t.opt, t.schedule, t.opts = opts.Optimizer, opts.Schedule, opts
+	t.tape = autograd.NewTape(autograd.Training)
+	return t, nil
+}
+
+// newEvaluator returns a trainer that can only evaluate.
+func newEvaluator(model *nn.Model, loss nn.Loss) *Trainer {
+	t := &Trainer{model: model, loss: loss, evalTape: autograd.NewTape(autograd.NoGrad)}
 	if t.loss == nil {
 		t.loss = nn.SoftmaxCrossEntropy{}
 	}
@@ -120,7 +120,17 @@ func New(model *nn.Model, opts Options) (*Trainer, error) {
 			t.stateful = append(t.stateful, s)
 		}
 	}
-	return t, nil
+	return t
+}
+
+// Evaluate computes the mean loss (nil loss means softmax cross-entropy)
+// and the accuracy of model over loader's epoch 0 without gradients, as
+// Trainer.Evaluate does; use it for a model loaded from disk.
+func Evaluate(ctx context.Context, model *nn.Model, loss nn.Loss, loader *data.Loader) (Metrics, error) {
+	if model == nil {
+		return Metrics{}, errors.New("train: Evaluate: nil model")
+	}
+	return newEvaluator(model, loss).Evaluate(ctx, loader)
 }
 
 // Model returns the model being trained.
