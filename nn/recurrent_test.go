@@ -473,3 +473,73 @@ func ExampleLSTM_stateful() {
 	// 2 [4 5 2]
 	// 3 [4 5 2]
 }
+
+func TestTimeDistributedDenseGradients(t *testing.T) {
+	const n, steps, f, u = 2, 3, 4, 3
+	d := &nn.Dense{Units: u}
+	td := &nn.TimeDistributed{Layer: d}
+	if _, err := td.Build([]int{steps, f}, &nn.Params{}); err != nil {
+		t.Fatal(err)
+	}
+	autogradtest.Check(t, autogradtest.Case{
+		Name: "TimeDistributed(Dense)",
+		Inputs: []autogradtest.Input{
+			{Shape: []int{n, steps, f}, Grad: true},
+			{Shape: []int{f, u}, Grad: true},
+			{Shape: []int{u}, Grad: true},
+		},
+		F32: func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var {
+			d.W, d.B = in[1], in[2]
+			out := td.Forward(tp, in[0])
+			if fmt.Sprint(out.Value.Shape) != fmt.Sprint([]int{n, steps, u}) {
+				t.Errorf("TimeDistributed(Dense) output shape %v; want [%d %d %d]", out.Value.Shape, n, steps, u)
+			}
+			return out
+		},
+		F64: func(in [][]float64) []float64 {
+			out := make([]float64, n*steps*u)
+			for r := 0; r < n*steps; r++ {
+				for j := 0; j < u; j++ {
+					s := in[2][j]
+					for k := 0; k < f; k++ {
+						s += in[0][r*f+k] * in[1][k*u+j]
+					}
+					out[r*u+j] = s
+				}
+			}
+			return out
+		},
+	})
+}
+
+// TestTimeDistributedConv runs a convolution over every frame of a
+// sequence of images and checks it against the frames one by one.
+func TestTimeDistributedConv(t *testing.T) {
+	const n, steps = 2, 3
+	conv := &nn.Conv2D{Filters: 2, Kernel: 3, Padding: 1}
+	m, err := nn.NewSequential([]int{steps, 1, 4, 4}, 1, &nn.TimeDistributed{Layer: conv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(m.OutputShape) != "[3 2 4 4]" {
+		t.Fatalf("output shape %v; want [3 2 4 4]", m.OutputShape)
+	}
+	x := randomSeq(rand.New(rand.NewPCG(4, 4)), n, steps, 16)
+	got := m.Predict(x.Reshape(n, steps, 1, 4, 4))
+	for i := 0; i < n; i++ {
+		for s := 0; s < steps; s++ {
+			frame := tensor.FromData(x.Data[(i*steps+s)*16:(i*steps+s+1)*16], 1, 1, 4, 4)
+			want := conv.Forward(nil, autograd.Constant(frame)).Value.Data
+			off := (i*steps + s) * 32
+			if d := maxAbsDiff(got.Data[off:off+32], want); d > 1e-6 {
+				t.Errorf("example %d step %d differs from the frame alone by %g", i, s, d)
+			}
+		}
+	}
+	if _, err := nn.NewSequential([]int{4}, 1, &nn.TimeDistributed{Layer: conv}); err == nil {
+		t.Errorf("TimeDistributed built on [4]; want a shape error")
+	}
+	if _, err := nn.NewSequential([]int{3, 4}, 1, &nn.TimeDistributed{Layer: &nn.Conv2D{Filters: 2, Kernel: 3}}); err == nil {
+		t.Errorf("TimeDistributed(Conv2D) built on [3 4]; want the inner layer's shape error")
+	}
+}
