@@ -391,40 +391,53 @@ func learnDelayedCopy(t *testing.T, rnn nn.Layer, iters int) float64 {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	score := func(evalN int) float64 {
+		x, labels := delayedCopyBatch(rng, evalN, steps, k, d)
+		pred := make([]int32, evalN*steps)
+		tensor.ArgMaxRows(pred, m.Predict(x).Reshape(evalN*steps, k))
+		var right, total int
+		for i := 0; i < evalN; i++ {
+			for s := d; s < steps; s++ {
+				total++
+				if pred[i*steps+s] == labels[i*steps+s] {
+					right++
+				}
+			}
+		}
+		return float64(right) / float64(total)
+	}
 	tape := autograd.NewTape(autograd.Training)
-	for it := 0; it < iters; it++ {
+	for it := 1; it <= iters; it++ {
 		x, labels := delayedCopyBatch(rng, n, steps, k, d)
 		tape.Reset()
 		m.ZeroGrad()
 		loss := tape.SoftmaxCrossEntropy(m.Forward(tape, autograd.Constant(x)), labels)
 		tape.Backward(loss)
 		opt.Step(m.Values(), m.Grads())
-	}
-	const evalN = 256
-	x, labels := delayedCopyBatch(rng, evalN, steps, k, d)
-	out := m.Predict(x)
-	pred := make([]int32, evalN*steps)
-	tensor.ArgMaxRows(pred, out.Reshape(evalN*steps, k))
-	var right, total int
-	for i := 0; i < evalN; i++ {
-		for s := d; s < steps; s++ {
-			total++
-			if pred[i*steps+s] == labels[i*steps+s] {
-				right++
-			}
+		// Stop early once a small fresh batch is all but solved; the
+		// verdict below comes from another, larger fresh batch.
+		if it%25 == 0 && score(64) == 1 {
+			t.Logf("%s: delayed copy solved on a probe batch after %d steps", layerKind(rnn), it)
+			break
 		}
 	}
-	return float64(right) / float64(total)
+	return score(256)
 }
 
+func layerKind(l nn.Layer) string { return fmt.Sprintf("%T", l)[len("*nn."):] }
+
 func TestLSTMLearnsDelayedCopy(t *testing.T) {
-	if acc := learnDelayedCopy(t, &nn.LSTM{Hidden: 24, ReturnSequences: true}, 300); acc < 0.95 {
+	acc := learnDelayedCopy(t, &nn.LSTM{Hidden: 24, ReturnSequences: true}, 400)
+	t.Logf("LSTM accuracy on delayed copy: %.4f", acc)
+	if acc < 0.95 {
 		t.Errorf("LSTM accuracy on delayed copy (delay 3) = %.3f; want ≥ 0.95", acc)
 	}
 }
 
 func TestGRULearnsDelayedCopy(t *testing.T) {
-	if acc := learnDelayedCopy(t, &nn.GRU{Hidden: 24, ReturnSequences: true}, 300); acc < 0.95 {
+	acc := learnDelayedCopy(t, &nn.GRU{Hidden: 24, ReturnSequences: true}, 400)
+	t.Logf("GRU accuracy on delayed copy: %.4f", acc)
+	if acc < 0.95 {
 		t.Errorf("GRU accuracy on delayed copy (delay 3) = %.3f; want ≥ 0.95", acc)
 	}
 }
