@@ -54,6 +54,10 @@ type Options struct {
 	// the model's gradient arena; distributed strategies average gradients
 	// across workers here. An error ends the step without an update.
 	ExchangeGrads func(ctx context.Context, grads []float32) error
+	// Strategy, when set, takes part in every step of a distributed run
+	// (see Strategy); it runs after ExchangeGrads and replaces the local
+	// optimizer step with its Update.
+	Strategy Strategy
 	// ProgressEvery is how many steps pass between two Progress reports
 	// within an epoch; 0 means 50. Every epoch ends with a report too.
 	ProgressEvery int
@@ -257,6 +261,13 @@ func (t *Trainer) stepOn(ctx context.Context, x, y *tensor.Tensor, labels []int3
 	tape := t.tape
 	tape.Reset()
 	tape.Seed(t.opts.Seed, uint64(t.step))
+	strategy := t.opts.Strategy
+	if strategy != nil {
+		if err := strategy.BeginStep(ctx, t.step, t.model.Values()); err != nil {
+			return StepStats{}, fmt.Errorf("train: step %d: %w", t.step, err)
+		}
+		tape.OnGradReady(func(p *autograd.Var) { strategy.GradReady(ctx, p) })
+	}
 	labels = t.classLabels(y, labels)
 	out := t.model.Forward(tape, autograd.Constant(x))
 	if labels != nil {
@@ -283,6 +294,11 @@ func (t *Trainer) stepOn(ctx context.Context, x, y *tensor.Tensor, labels []int3
 			return st, fmt.Errorf("train: step %d: gradient exchange: %w", t.step, err)
 		}
 	}
+	if strategy != nil {
+		if err := strategy.ExchangeGrads(ctx, grads); err != nil {
+			return st, fmt.Errorf("train: step %d: gradient exchange: %w", t.step, err)
+		}
+	}
 	if t.opts.ClipNorm > 0 {
 		if norm := optim.ClipGlobalNorm(grads, t.opts.ClipNorm); math.IsNaN(norm) || math.IsInf(norm, 0) {
 			return st, fmt.Errorf("%w at step %d (gradient norm %v); lower the learning rate", ErrNonFinite, t.step, norm)
@@ -291,7 +307,16 @@ func (t *Trainer) stepOn(ctx context.Context, x, y *tensor.Tensor, labels []int3
 	if t.schedule != nil {
 		t.opt.SetLR(t.schedule.LR(t.step))
 	}
-	t.opt.Step(t.model.Values(), grads)
+	if strategy == nil {
+		t.opt.Step(t.model.Values(), grads)
+	} else {
+		if err := strategy.Update(ctx, t.step, t.opt, t.model.Values(), grads); err != nil {
+			return st, fmt.Errorf("train: step %d: update: %w", t.step, err)
+		}
+		if err := strategy.EndStep(ctx, t.step, t.model.Values()); err != nil {
+			return st, fmt.Errorf("train: step %d: %w", t.step, err)
+		}
+	}
 	t.step++
 	return st, nil
 }

@@ -1,0 +1,191 @@
+package train
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/shoal-dl/shoal/collective"
+	"github.com/shoal-dl/shoal/collective/collectivetest"
+	"github.com/shoal-dl/shoal/data"
+	"github.com/shoal-dl/shoal/nn"
+	"github.com/shoal-dl/shoal/optim"
+	"github.com/shoal-dl/shoal/tensor"
+)
+
+// equivalenceData returns n examples of 8 features with 4 classes.
+func equivalenceData(n int, seed uint64) (x []float32, labels []int32) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	x = make([]float32, n*8)
+	labels = make([]int32, n)
+	for i := range n {
+		c := rng.IntN(4)
+		labels[i] = int32(c)
+		for j := range 8 {
+			x[i*8+j] = float32(rng.NormFloat64()) + float32(c*(j%3))*0.5
+		}
+	}
+	return x, labels
+}
+
+// batchOf returns rows [lo, hi) as a batch.
+func batchOf(x []float32, labels []int32, lo, hi int) *data.Batch {
+	y := make([]float32, hi-lo)
+	idx := make([]int, hi-lo)
+	for i := range y {
+		y[i] = float32(labels[lo+i])
+		idx[i] = lo + i
+	}
+	return &data.Batch{
+		X:      &tensor.Tensor{Shape: []int{hi - lo, 8}, Data: x[lo*8 : hi*8]},
+		Y:      &tensor.Tensor{Shape: []int{hi - lo}, Data: y},
+		Labels: labels[lo:hi], Indices: idx,
+	}
+}
+
+func equivalenceModel(t testing.TB, seed uint64) (*nn.Model, optim.Optimizer) {
+	t.Helper()
+	m, err := nn.NewSequential([]int{8}, seed, &nn.Dense{Units: 32}, &nn.ReLU{}, &nn.Dense{Units: 16}, &nn.ReLU{}, &nn.Dense{Units: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, err := optim.New("sgd", m.NumParams(), optim.Config{LR: 0.1, Momentum: 0.9, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, opt
+}
+
+// trainAllReduce trains world ranks for steps steps, rank r on rows
+// [s·W·B + r·B, s·W·B + (r+1)·B) of step s, and returns every rank's
+// final parameters. Ranks other than 0 start from other weights, so the
+// initial broadcast is part of what is checked.
+func trainAllReduce(t *testing.T, world, batch, steps, bucketBytes int, x []float32, labels []int32) [][]float32 {
+	t.Helper()
+	out := make([][]float32, world)
+	var mu sync.Mutex
+	collectivetest.Run(t, world, func(c *collective.Communicator) {
+		ctx := context.Background()
+		m, opt := equivalenceModel(t, uint64(1+c.Rank()))
+		s, err := NewAllReduce(ctx, c, m, AllReduceOptions{BucketBytes: bucketBytes})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		tr, err := New(m, Options{Optimizer: opt, Strategy: s})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		for step := range steps {
+			lo := step*world*batch + c.Rank()*batch
+			if _, err := tr.Step(ctx, batchOf(x, labels, lo, lo+batch)); err != nil {
+				t.Errorf("rank %d: %v", c.Rank(), err)
+				return
+			}
+		}
+		mu.Lock()
+		out[c.Rank()] = append([]float32(nil), m.Values()...)
+		mu.Unlock()
+	})
+	return out
+}
+
+// TestAllReduceEquivalence checks the acceptance oracle: W workers with
+// batch B each end with the weights one worker reaches with batch W·B over
+// the same samples.
+func TestAllReduceEquivalence(t *testing.T) {
+	const batch, steps = 8, 20
+	for _, world := range []int{2, 4} {
+		x, labels := equivalenceData(world*batch*steps, 3)
+		// The reference: one worker, batch W·B.
+		ref, opt := equivalenceModel(t, 1)
+		tr, err := New(ref, Options{Optimizer: opt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step := range steps {
+			lo := step * world * batch
+			if _, err := tr.Step(context.Background(), batchOf(x, labels, lo, lo+world*batch)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := ref.Values()
+		scale := 0.0
+		for _, v := range want {
+			scale = max(scale, math.Abs(float64(v)))
+		}
+		for _, bucketBytes := range []int{0, 256} {
+			got := trainAllReduce(t, world, batch, steps, bucketBytes, x, labels)
+			for r, g := range got {
+				if g == nil {
+					t.Fatalf("world %d: rank %d returned no weights", world, r)
+				}
+				worst := 0.0
+				for i := range want {
+					worst = max(worst, math.Abs(float64(g[i]-want[i]))/scale)
+				}
+				if worst > 1e-5 {
+					t.Errorf("world %d, bucket %d B: rank %d differs from one worker with batch %d by %.3g (relative to the largest weight); want <= 1e-5",
+						world, bucketBytes, r, world*batch, worst)
+				}
+			}
+		}
+	}
+}
+
+// TestAllReduceDeterministic checks that two runs with the same seed give
+// bit-identical weights on every rank.
+func TestAllReduceDeterministic(t *testing.T) {
+	const world, batch, steps = 2, 8, 10
+	x, labels := equivalenceData(world*batch*steps, 5)
+	a := trainAllReduce(t, world, batch, steps, 256, x, labels)
+	b := trainAllReduce(t, world, batch, steps, 256, x, labels)
+	for r := range a {
+		for i := range a[r] {
+			if math.Float32bits(a[r][i]) != math.Float32bits(b[r][i]) {
+				t.Fatalf("rank %d: weight %d is %v in one run and %v in the other; want bit-identical", r, i, a[r][i], b[r][i])
+			}
+			if math.Float32bits(a[r][i]) != math.Float32bits(a[0][i]) {
+				t.Fatalf("rank %d: weight %d is %v; rank 0 has %v; want every rank equal", r, i, a[r][i], a[0][i])
+			}
+		}
+	}
+}
+
+func TestPlanGradBuckets(t *testing.T) {
+	m, _ := equivalenceModel(t, 1)
+	for _, bytes := range []int{4, 256, 1 << 10, 1 << 20} {
+		bs, of := planGradBuckets(m.Params, bytes)
+		// Buckets tile the arena from its end to its start.
+		end := m.NumParams()
+		for i, b := range bs {
+			if b.hi != end || b.lo >= b.hi {
+				t.Fatalf("bucket size %d: bucket %d is [%d, %d); want it to end at %d", bytes, i, b.lo, b.hi, end)
+			}
+			if b.hi-b.lo > bytes/4 && b.params > 1 {
+				t.Errorf("bucket size %d: bucket %d holds %d elements in %d parameters; want at most %d unless it is one parameter", bytes, i, b.hi-b.lo, b.params, bytes/4)
+			}
+			end = b.lo
+		}
+		if end != 0 {
+			t.Errorf("bucket size %d: buckets stop at %d; want them to cover the arena down to 0", bytes, end)
+		}
+		for i, p := range m.Params {
+			b := bs[of[i]]
+			if p.Offset < b.lo || p.Offset+len(p.Grad.Data) > b.hi {
+				t.Errorf("bucket size %d: parameter %d [%d, +%d) is not inside its bucket [%d, %d)", bytes, i, p.Offset, len(p.Grad.Data), b.lo, b.hi)
+			}
+		}
+	}
+}
+
+func TestAutoBucketBytes(t *testing.T) {
+	for _, c := range []struct{ n, want int }{{10, 64 << 10}, {1 << 20, 1 << 20}, {1 << 26, 4 << 20}} {
+		if got := AutoBucketBytes(c.n); got != c.want {
+			t.Errorf("AutoBucketBytes(%d) = %d; want %d", c.n, got, c.want)
+		}
+	}
+}
