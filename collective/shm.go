@@ -167,12 +167,8 @@ func (l *shmLink) pause(w *waiter) error {
 	if l.stopped.Load() {
 		return errInterrupted
 	}
-	if l.in.hdr.aborted.Load() != 0 {
-		n := min(int(l.in.hdr.abortLen.Load()), len(l.in.hdr.abortMsg))
-		return parseAbort(l.peer, append([]byte(nil), l.in.hdr.abortMsg[:n]...))
-	}
-	if l.in.hdr.closed.Load() != 0 {
-		return fmt.Errorf("%w: peer closed connection", ErrPeerLost)
+	if err := l.peerGone(); err != nil {
+		return err
 	}
 	w.n++
 	switch {
@@ -196,8 +192,24 @@ func (l *shmLink) pause(w *waiter) error {
 	if now.Sub(w.check) > 20*time.Millisecond {
 		w.check = now
 		if !processAlive(l.peerPid) {
+			// It may have left an abort notice just before exiting.
+			if err := l.peerGone(); err != nil {
+				return err
+			}
 			return fmt.Errorf("%w: peer process %d died", ErrPeerLost, l.peerPid)
 		}
+	}
+	return nil
+}
+
+// peerGone reports an abort notice or closure the peer left in its ring.
+func (l *shmLink) peerGone() error {
+	if l.in.hdr.aborted.Load() != 0 {
+		n := min(int(l.in.hdr.abortLen.Load()), len(l.in.hdr.abortMsg))
+		return parseAbort(l.peer, append([]byte(nil), l.in.hdr.abortMsg[:n]...))
+	}
+	if l.in.hdr.closed.Load() != 0 {
+		return fmt.Errorf("%w: peer closed connection", ErrPeerLost)
 	}
 	return nil
 }
