@@ -337,36 +337,50 @@ func (l *LSTM) Forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return out
 }
 
-// lstmForward runs the recurrence: for each step the product h·Wh into
-// that step's slot of act, then the cell, which turns it into the gate
-// activations and writes the next c, tanh(c) and h.
+// lstmForward runs the recurrence. Per step: the product h·Wh into that
+// step's slot of act, plus the projected input; one vectorised sigmoid over
+// all four gates (the g part scaled by 2 beforehand, since tanh(a) =
+// 2σ(2a) − 1); then the cell writes c, tanh(c) and h.
 func lstmForward(g seqGeom, xp []float32, wh, hs, cs, act, tc *tensor.Tensor) {
 	h, nh := g.hidden, g.n*g.hidden
 	for s := 0; s < g.steps; s++ {
 		hPrev := tensor.FromData(hs.Data[s*nh:(s+1)*nh], g.n, h)
 		a := tensor.FromData(act.Data[s*4*nh:(s+1)*4*nh], g.n, 4*h)
 		tensor.MatMul(a, hPrev, wh, false, false, false)
-		cPrev, cNext := cs.Data[s*nh:(s+1)*nh], cs.Data[(s+1)*nh:(s+2)*nh]
-		hNext, tcs := hs.Data[(s+1)*nh:(s+2)*nh], tc.Data[s*nh:(s+1)*nh]
 		tensor.ParallelFor(g.n, g.rowGrain(), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				ar, xr := a.Data[r*4*h:(r+1)*4*h], g.projRow(xp, r, s)
-				ai, af, ag, ao := ar[:h], ar[h:2*h], ar[2*h:3*h], ar[3*h:]
-				xi, xf, xg, xo := xr[:h], xr[h:2*h], xr[2*h:3*h], xr[3*h:]
-				cp, cn, hn, tcr := cPrev[r*h:(r+1)*h], cNext[r*h:(r+1)*h], hNext[r*h:(r+1)*h], tcs[r*h:(r+1)*h]
-				for j := 0; j < h; j++ {
-					i := sigmoid32(ai[j] + xi[j])
-					f := sigmoid32(af[j] + xf[j])
-					gg := tanh32(ag[j] + xg[j])
-					o := sigmoid32(ao[j] + xo[j])
-					ai[j], af[j], ag[j], ao[j] = i, f, gg, o
-					c := f*cp[j] + i*gg
-					cn[j] = c
-					tcr[j] = tanh32(c)
-					hn[j] = o * tcr[j]
+				for j, v := range xr {
+					ar[j] += v
+				}
+				for j := 2 * h; j < 3*h; j++ {
+					ar[j] *= 2
 				}
 			}
 		})
+		tensor.Sigmoid(a, a)
+		cPrev, cNext := cs.Data[s*nh:(s+1)*nh], cs.Data[(s+1)*nh:(s+2)*nh]
+		tensor.ParallelFor(g.n, g.rowGrain(), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				ar := a.Data[r*4*h : (r+1)*4*h]
+				ai, af, ag := ar[:h], ar[h:2*h], ar[2*h:3*h]
+				cp, cn := cPrev[r*h:(r+1)*h], cNext[r*h:(r+1)*h]
+				for j := 0; j < h; j++ {
+					gg := 2*ag[j] - 1
+					ag[j] = gg
+					cn[j] = af[j]*cp[j] + ai[j]*gg
+				}
+			}
+		})
+		tcs := tensor.FromData(tc.Data[s*nh:(s+1)*nh], g.n, h)
+		tensor.Tanh(tcs, tensor.FromData(cNext, g.n, h))
+		hNext := hs.Data[(s+1)*nh : (s+2)*nh]
+		for r := 0; r < g.n; r++ {
+			ao, tcr, hn := a.Data[r*4*h+3*h:(r+1)*4*h], tcs.Data[r*h:(r+1)*h], hNext[r*h:(r+1)*h]
+			for j, o := range ao {
+				hn[j] = o * tcr[j]
+			}
+		}
 	}
 }
 
