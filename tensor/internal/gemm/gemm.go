@@ -1,6 +1,11 @@
 package gemm
 
-import "sync/atomic"
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
 
 var threads atomic.Int32
 
@@ -20,7 +25,329 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // SgemmThreads is Sgemm with an explicit thread count, for callers that
 // already run in parallel (one GEMM per image of a batch, say) and want 1.
 func SgemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	op := operands{
+		transA: transA, transB: transB,
+		m: m, n: n, k: k,
+		alpha: alpha, beta: beta,
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+	}
+	op.check()
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		op.scaleC()
+		return
+	}
+	sgemm(active, threads, &op)
+}
+
+// operands is one call's arguments, shared read-only by the goroutines
+// working on it (each writes its own part of C).
+type operands struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+}
+
+// check panics when the sizes do not describe valid matrices: a wrong
+// shape is a programmer error in the caller.
+func (op *operands) check() {
+	if op.m < 0 || op.n < 0 || op.k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", op.m, op.n, op.k))
+	}
+	rowsA, colsA := op.m, op.k
+	if op.transA {
+		rowsA, colsA = op.k, op.m
+	}
+	rowsB, colsB := op.k, op.n
+	if op.transB {
+		rowsB, colsB = op.n, op.k
+	}
+	checkMatrix("A", "lda", op.a, rowsA, colsA, op.lda)
+	checkMatrix("B", "ldb", op.b, rowsB, colsB, op.ldb)
+	checkMatrix("C", "ldc", op.c, op.m, op.n, op.ldc)
+}
+
+func checkMatrix(name, ldName string, s []float32, rows, cols, ld int) {
+	if ld < max(cols, 1) {
+		panic(fmt.Sprintf("gemm: %s = %d is less than max(1, %d columns of %s)", ldName, ld, cols, name))
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if need := (rows-1)*ld + cols; len(s) < need {
+		panic(fmt.Sprintf("gemm: %s has %d values; a %d×%d matrix with stride %d needs %d", name, len(s), rows, cols, ld, need))
+	}
+}
+
+// scaleC sets C = beta·C, the whole product when k or alpha is zero.
+func (op *operands) scaleC() {
+	for i := 0; i < op.m; i++ {
+		row := op.c[i*op.ldc : i*op.ldc+op.n]
+		if op.beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= op.beta
+		}
+	}
+}
+
+// Block sizes. kc·nr floats of packed B (one micro-panel) stay in L1 while
+// the micro-kernel sweeps the mc×kc packed block of A held in L2; the
+// kc×nc packed block of B is read once per mc block from L3.
+const (
+	kcMax = 256
+	mcMax = 480
+	ncMax = 4096
+)
+
+// blockSize splits n into the fewest blocks of at most limit and returns
+// the block length, rounded up to a multiple of unit, so blocks come out
+// even instead of leaving a sliver at the end.
+func blockSize(n, limit, unit int) int {
+	blocks := (n + limit - 1) / limit
+	size := (n + blocks - 1) / blocks
+	return (size + unit - 1) / unit * unit
+}
+
+// workspace holds one goroutine's packing buffers; they are reused through
+// wsPool so that steady-state calls allocate nothing.
+type workspace struct {
+	a, b []float32
+	tile []float32 // mr×nr result of an edge tile before it is added to C
+}
+
+var wsPool = sync.Pool{New: func() any { return new(workspace) }}
+
+// alignedFloats returns n zeroed floats starting on a 64-byte boundary, so
+// that vector loads from packed panels never split a cache line.
+func alignedFloats(n int) []float32 {
+	buf := make([]float32, n+16)
+	off := int(uintptr(unsafe.Pointer(&buf[0]))%64) / 4
+	if off != 0 {
+		off = 16 - off
+	}
+	return buf[off : off+n : off+n]
+}
+
+func (ws *workspace) reserve(na, nb, nt int) {
+	if len(ws.a) < na {
+		ws.a = alignedFloats(na)
+	}
+	if len(ws.b) < nb {
+		ws.b = alignedFloats(nb)
+	}
+	if len(ws.tile) < nt {
+		ws.tile = alignedFloats(nt)
+	}
+}
+
+// part computes rows [m0, m1) and columns [n0, n1) of C with kernel kn.
+func (op *operands) part(kn *kernel, m0, m1, n0, n1 int) {
+	mr, nr := kn.mr, kn.nr
+	mb, nb := m1-m0, n1-n0
+	kc := blockSize(op.k, kcMax, 1)
+	mc := blockSize(mb, mcMax, mr)
+	nc := blockSize(nb, ncMax, nr)
+
+	ws := wsPool.Get().(*workspace)
+	ws.reserve(mc*kc, kc*nc, mr*nr)
+	for jc := n0; jc < n1; jc += nc {
+		ncb := min(nc, n1-jc)
+		for pc := 0; pc < op.k; pc += kc {
+			kcb := min(kc, op.k-pc)
+			beta := op.beta
+			if pc > 0 {
+				beta = 1
+			}
+			packB(ws.b, op, pc, kcb, jc, ncb, nr)
+			for ic := m0; ic < m1; ic += mc {
+				mcb := min(mc, m1-ic)
+				packA(ws.a, op, ic, mcb, pc, kcb, mr)
+				op.macroKernel(kn, ws, ic, mcb, jc, ncb, kcb, beta)
+			}
+		}
+	}
+	wsPool.Put(ws)
+}
+
+// macroKernel multiplies the packed mcb×kcb block of A by the packed
+// kcb×ncb block of B into C[ic:ic+mcb, jc:jc+ncb], one micro-tile at a
+// time. Tiles that stick out of C go through ws.tile.
+func (op *operands) macroKernel(kn *kernel, ws *workspace, ic, mcb, jc, ncb, kcb int, beta float32) {
+	mr, nr := kn.mr, kn.nr
+	c, ldc, alpha := op.c, op.ldc, op.alpha
+	for jr := 0; jr < ncb; jr += nr {
+		cols := min(nr, ncb-jr)
+		pb := &ws.b[jr*kcb]
+		for ir := 0; ir < mcb; ir += mr {
+			rows := min(mr, mcb-ir)
+			pa := &ws.a[ir*kcb]
+			ci := (ic+ir)*ldc + jc + jr
+			if rows == mr && cols == nr {
+				kn.fn(kcb, pa, pb, &c[ci], ldc, alpha, beta)
+				continue
+			}
+			t := ws.tile[:mr*nr]
+			kn.fn(kcb, pa, pb, &t[0], nr, alpha, 0)
+			for i := 0; i < rows; i++ {
+				dst := c[ci+i*ldc : ci+i*ldc+cols]
+				src := t[i*nr : i*nr+cols]
+				if beta == 0 {
+					copy(dst, src)
+					continue
+				}
+				for j, v := range src {
+					dst[j] = v + beta*dst[j]
+				}
+			}
+		}
+	}
+}
+
+// active is the fastest kernel this CPU runs; kernels lists all of them.
+var (
+	kernels = availableKernels()
+	active  = &kernels[0]
+)
+
+// Parallel thresholds, in multiply-adds (m·n·k). Handing work to another
+// goroutine costs a few microseconds, so each one must get enough to pay.
+// Variables only so that tests can split small problems too.
+var (
+	minParallelWork = 1 << 20
+	workPerThread   = 1 << 19
+)
+
+// sgemm runs op with up to threads goroutines: C is cut into a grid of
+// rectangles, one per goroutine, each packing and computing on its own.
+func sgemm(kn *kernel, threads int, op *operands) {
+	work := op.m * op.n * op.k
+	if threads <= 1 || work < minParallelWork {
+		op.part(kn, 0, op.m, 0, op.n)
+		return
+	}
+	tilesM := (op.m + kn.mr - 1) / kn.mr
+	tilesN := (op.n + kn.nr - 1) / kn.nr
+	threads = min(threads, work/workPerThread, tilesM*tilesN, maxThreads)
+	if threads <= 1 {
+		op.part(kn, 0, op.m, 0, op.n)
+		return
+	}
+	gm, gn := gridShape(threads, tilesM, tilesN, kn.mr, kn.nr)
+
+	cl := callPool.Get().(*call)
+	cl.op = *op
+	cl.wg.Add(gm*gn - 1)
+	ensureWorkers(gm*gn - 1)
+	t := 0
+	for pi := 0; pi < gm; pi++ {
+		m0, m1 := span(tilesM, gm, pi, kn.mr, op.m)
+		for pj := 0; pj < gn; pj++ {
+			n0, n1 := span(tilesN, gn, pj, kn.nr, op.n)
+			cl.tasks[t] = task{call: cl, kn: kn, m0: m0, m1: m1, n0: n0, n1: n1}
+			t++
+		}
+	}
+	for i := 1; i < t; i++ {
+		workQueue <- &cl.tasks[i]
+	}
+	first := &cl.tasks[0]
+	cl.op.part(kn, first.m0, first.m1, first.n0, first.n1)
+	cl.wg.Wait()
+	cl.op = operands{} // drop references to the caller's slices
+	callPool.Put(cl)
+}
+
+// span returns the rows (or columns) of part i when tiles tiles of size
+// unit, covering n, are dealt out evenly to parts parts.
+func span(tiles, parts, i, unit, n int) (lo, hi int) {
+	lo = tiles * i / parts * unit
+	hi = min(tiles*(i+1)/parts*unit, n)
+	return lo, hi
+}
+
+// gridShape picks gm×gn == threads rectangles for a tilesM×tilesN tile
+// grid, minimising the largest rectangle's work plus the packing each
+// rectangle repeats (A for its rows, B for its columns).
+func gridShape(threads, tilesM, tilesN, mr, nr int) (gm, gn int) {
+	best := -1
+	for d := 1; d <= threads; d++ {
+		if threads%d != 0 || d > tilesM || threads/d > tilesN {
+			continue
+		}
+		rows := (tilesM + d - 1) / d * mr
+		cols := (tilesN + threads/d - 1) / (threads / d) * nr
+		cost := rows*cols + 32*(rows+cols)
+		if best < 0 || cost < best {
+			best, gm, gn = cost, d, threads/d
+		}
+	}
+	if best < 0 {
+		// threads has no factorisation that fits (a prime larger than both
+		// tile counts): use a single row or column of rectangles.
+		if tilesM >= tilesN {
+			return min(threads, tilesM), 1
+		}
+		return 1, min(threads, tilesN)
+	}
+	return gm, gn
+}
+
+// maxThreads caps the goroutines of one call.
+const maxThreads = 256
+
+// call is one parallel Sgemm: its operands and the rectangles of C handed
+// to goroutines. Calls are pooled so that a steady stream of them
+// allocates nothing.
+type call struct {
+	op    operands
+	wg    sync.WaitGroup
+	tasks [maxThreads]task
+}
+
+var callPool = sync.Pool{New: func() any { return new(call) }}
+
+// task is one rectangle of a call's C.
+type task struct {
+	call           *call
+	kn             *kernel
+	m0, m1, n0, n1 int
+}
+
+// The workers are goroutines started on first use, one fewer than the most
+// threads any call has asked for; they wait on workQueue for the life of
+// the process and hold no memory between tasks.
+var (
+	workQueue = make(chan *task, maxThreads)
+
+	workersMu sync.Mutex // guards workers
+	workers   int
+)
+
+func ensureWorkers(n int) {
+	workersMu.Lock()
+	defer workersMu.Unlock()
+	for ; workers < n; workers++ {
+		go worker()
+	}
+}
+
+func worker() {
+	for t := range workQueue {
+		cl := t.call
+		cl.op.part(t.kn, t.m0, t.m1, t.n0, t.n1)
+		cl.wg.Done()
+	}
 }
 
 // sgemmRef is the plain triple loop every faster path is checked against.
