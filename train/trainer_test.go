@@ -360,3 +360,70 @@ func TestWriteCurvesFile(t *testing.T) {
 		t.Errorf("curves.png is %d×%d; want 800×800", cfg.Width, cfg.Height)
 	}
 }
+
+// TestFashionMNIST trains the MLP of examples/mlp.yaml on part of an epoch
+// of the real Fashion-MNIST and checks the test accuracy; it is skipped
+// when the data is not installed.
+func TestFashionMNIST(t *testing.T) {
+	trainDS, err := data.Open("fashion-mnist", "train", "")
+	if errors.Is(err, data.ErrNotFound) {
+		t.Skip("Fashion-MNIST is not installed; run shoal data get fashion-mnist")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	testDS, err := data.Open("fashion-mnist", "test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := 20000
+	if testing.Short() {
+		examples = 8000
+	}
+	spec, err := nn.LoadSpec("../examples/mlp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := spec.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, err := optim.New("adam", m.NumParams(), optim.Config{LR: 1e-3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(m, Options{Optimizer: opt, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.Fit(context.Background(), loader(t, trainDS.Slice(0, examples), 64, true, 1), loader(t, testDS.Slice(0, 2000), 500, false, 0), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d examples: test accuracy %.4f, %.0f samples/s", examples, res.Test.Accuracy, res.SamplesPerSec)
+	if res.Test.Accuracy <= 0.75 {
+		t.Errorf("test accuracy %.4f after %d examples; want > 0.75", res.Test.Accuracy, examples)
+	}
+}
+
+// TestEvaluateMatchesTrainer checks that the package-level Evaluate of a
+// model gives the trainer's own evaluation.
+func TestEvaluateMatchesTrainer(t *testing.T) {
+	m := newMLP(t, 2)
+	tr := newTrainer(t, m, Options{})
+	l := loader(t, blobs(t, 90, 5), 32, false, 0)
+	if _, err := tr.Fit(context.Background(), l, nil, 2); err != nil {
+		t.Fatal(err)
+	}
+	a, err := tr.Evaluate(context.Background(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Evaluate(context.Background(), m, nil, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Loss != b.Loss || a.Accuracy != b.Accuracy || a.Examples != 90 {
+		t.Errorf("Trainer.Evaluate = %+v, Evaluate = %+v; want equal over 90 examples", a, b)
+	}
+}

@@ -144,7 +144,10 @@ func runTrain(cmd *cobra.Command, _ []string) error {
 		return usageErrorf("train: --clip-norm %g must be a positive number (0 = off)", fl.clipNorm)
 	}
 	threads := setThreads(fl.threads)
-
+	src, err := parseDataSource(fl.data)
+	if err != nil {
+		return err
+	}
 	spec, err := nn.LoadSpec(fl.spec)
 	if err != nil {
 		return specUsageError(err)
@@ -178,10 +181,6 @@ func runTrain(cmd *cobra.Command, _ []string) error {
 		spec.Batch = 32
 	}
 
-	src, err := parseDataSource(fl.data)
-	if err != nil {
-		return err
-	}
 	sets, err := loadTrainData(src, fl.test, fl.dataDir, fl.label, spec)
 	if err != nil {
 		return err
