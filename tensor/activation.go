@@ -47,15 +47,23 @@ func leakyKernel(d, x []float32, slope float32) {
 	}
 }
 
+// leakyGradKernel selects the factor 1 or slope without a branch: the sign
+// of x is random in a network, so a branch would mispredict half the time.
 func leakyGradKernel(dx, x, dy []float32, slope float32) {
+	one, sl := math.Float32bits(1), math.Float32bits(slope)
 	x, dy = x[:len(dx)], dy[:len(dx)]
 	for i := range dx {
-		g := dy[i]
-		if x[i] <= 0 {
-			g *= slope
-		}
-		dx[i] += g
+		pos := positiveMask(x[i])
+		dx[i] += dy[i] * math.Float32frombits(one&pos|sl&^pos)
 	}
+}
+
+// positiveMask returns all ones when v > 0 (NaN with a clear sign bit
+// counts as positive) and zero otherwise: as an int32, b is > 0 exactly
+// then, and for such b both −b and ^b have the sign bit set.
+func positiveMask(v float32) uint32 {
+	b := int32(math.Float32bits(v))
+	return uint32((-b & ^b) >> 31)
 }
 
 // Tanh sets dst = tanh(x).

@@ -118,27 +118,44 @@ func maxPoolPlane(out []float32, argmax []int32, in []float32, h, w, ow int, g C
 	}
 }
 
-// maxPool2x2 is the common 2×2, stride-2, unpadded case.
+// maxPool2x2 is the common 2×2, stride-2, unpadded case, walked by pairs
+// of input rows.
 func maxPool2x2(out []float32, argmax []int32, in []float32, w, ow int) {
-	for i := range out {
-		oy, ox := i/ow, i%ow
-		at := 2*oy*w + 2*ox
-		best := in[at]
-		if v := in[at+1]; v > best {
-			best, at = v, at+1
+	for oy := 0; oy < len(out)/ow; oy++ {
+		o := out[oy*ow : oy*ow+ow]
+		top := 2 * oy * w
+		r0, r1 := in[top:top+2*ow], in[top+w:top+w+2*ow]
+		if argmax == nil {
+			for ox := range o {
+				o[ox] = max(max(r0[2*ox], r0[2*ox+1]), max(r1[2*ox], r1[2*ox+1]))
+			}
+			continue
 		}
-		r := 2*oy*w + w + 2*ox
-		if v := in[r]; v > best {
-			best, at = v, r
-		}
-		if v := in[r+1]; v > best {
-			best, at = v, r+1
-		}
-		out[i] = best
-		if argmax != nil {
-			argmax[i] = int32(at)
+		am := argmax[oy*ow : oy*ow+ow]
+		am = am[:len(o)]
+		for ox := range o {
+			i := top + 2*ox
+			k := max(max(poolKey(r0[2*ox], i), poolKey(r0[2*ox+1], i+1)),
+				max(poolKey(r1[2*ox], i+w), poolKey(r1[2*ox+1], i+w+1)))
+			o[ox], am[ox] = poolKeyValue(k), int32(^uint32(k))
 		}
 	}
+}
+
+// poolKey packs v and its index into an int64 whose order is v's order,
+// ties going to the lower index, so that the arg-max of a window is a
+// branch-free integer max (the comparisons of random data would mispredict
+// a branch half the time). The float's bits become an order-preserving
+// integer by flipping the magnitude bits of negatives.
+func poolKey(v float32, idx int) int64 {
+	b := int32(math.Float32bits(v))
+	return int64(b^(b>>31&0x7fffffff))<<32 | int64(^uint32(idx))
+}
+
+// poolKeyValue recovers the value packed by poolKey.
+func poolKeyValue(k int64) float32 {
+	s := int32(k >> 32)
+	return math.Float32frombits(uint32(s ^ (s >> 31 & 0x7fffffff)))
 }
 
 // MaxPool2DGrad adds dy into dx at the positions MaxPool2D recorded in
