@@ -311,9 +311,6 @@ func (g seqGeom) projRow(xp []float32, i, s int) []float32 {
 // rowGrain is how many batch rows of a cell are worth one goroutine.
 func (g seqGeom) rowGrain() int { return max(1, 2048/(g.gates*g.hidden)) }
 
-func sigmoid32(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
-func tanh32(x float32) float32    { return float32(math.Tanh(float64(x))) }
-
 // Forward implements Layer.
 func (l *LSTM) Forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
 	n, steps := sequenceDims("LSTM", x, l.features)
@@ -446,44 +443,62 @@ func (gr *GRU) Forward(t *autograd.Tape, x *autograd.Var) *autograd.Var {
 	hs := t.Alloc([]int{steps + 1, n, gr.Hidden})
 	gr.state.load(gr.Stateful, n, hs.Data[:nh], nil)
 	pre := t.Alloc([]int{steps, n, 3 * gr.Hidden})
-	act := t.Alloc([]int{steps, n, 3 * gr.Hidden})
-	gruForward(g, xp.Value.Data, gr.Wh.Value, gr.Bh.Value.Data, hs, pre, act)
+	rz := t.Alloc([]int{steps, n, 2 * gr.Hidden})
+	cand := t.Alloc([]int{steps, n, gr.Hidden})
+	gruForward(g, xp.Value.Data, gr.Wh.Value, gr.Bh.Value.Data, hs, pre, rz, cand)
 	out := t.Output(t.Alloc(g.outShape()), xp, gr.Wh, gr.Bh)
 	g.gather(out.Value.Data, hs.Data)
 	if gr.Stateful {
 		gr.state.save(n, hs.Data[steps*nh:], nil)
 	}
 	if out.RequiresGrad() {
-		t.Record(out, func() { gruBackward(t, g, out, xp, gr.Wh, gr.Bh, hs, pre, act) }, xp, gr.Wh, gr.Bh)
+		t.Record(out, func() { gruBackward(t, g, out, xp, gr.Wh, gr.Bh, hs, pre, rz, cand) }, xp, gr.Wh, gr.Bh)
 	}
 	return out
 }
 
-// gruForward runs the recurrence: per step the product h·Wh into that
-// step's slot of pre (whose n part then becomes p_n + Bh), and the cell,
-// which writes r, z, n into act and the next h.
-func gruForward(g seqGeom, xp []float32, wh *tensor.Tensor, bh []float32, hs, pre, act *tensor.Tensor) {
+// gruForward runs the recurrence. Per step: the product h·Wh into that
+// step's slot of pre, whose n part then becomes p_n + Bh; the gates r and z
+// into rz [N, 2H] and the candidate n into cand [N, H], each through one
+// vectorised activation; then the next h.
+func gruForward(g seqGeom, xp []float32, wh *tensor.Tensor, bh []float32, hs, pre, rz, cand *tensor.Tensor) {
 	h, nh := g.hidden, g.n*g.hidden
 	for s := 0; s < g.steps; s++ {
 		hPrev := tensor.FromData(hs.Data[s*nh:(s+1)*nh], g.n, h)
 		p := tensor.FromData(pre.Data[s*3*nh:(s+1)*3*nh], g.n, 3*h)
 		tensor.MatMul(p, hPrev, wh, false, false, false)
-		as, hNext := act.Data[s*3*nh:(s+1)*3*nh], hs.Data[(s+1)*nh:(s+2)*nh]
+		gates := tensor.FromData(rz.Data[s*2*nh:(s+1)*2*nh], g.n, 2*h)
 		tensor.ParallelFor(g.n, g.rowGrain(), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
-				pr, ar, xr := p.Data[r*3*h:(r+1)*3*h], as[r*3*h:(r+1)*3*h], g.projRow(xp, r, s)
-				hp, hn := hPrev.Data[r*h:(r+1)*h], hNext[r*h:(r+1)*h]
-				for j := 0; j < h; j++ {
-					rg := sigmoid32(xr[j] + pr[j])
-					z := sigmoid32(xr[h+j] + pr[h+j])
-					pn := pr[2*h+j] + bh[j]
-					pr[2*h+j] = pn
-					nn := tanh32(xr[2*h+j] + rg*pn)
-					ar[j], ar[h+j], ar[2*h+j] = rg, z, nn
-					hn[j] = (1-z)*nn + z*hp[j]
+				pr, gr, xr := p.Data[r*3*h:(r+1)*3*h], gates.Data[r*2*h:(r+1)*2*h], g.projRow(xp, r, s)
+				for j := range gr {
+					gr[j] = xr[j] + pr[j]
+				}
+				for j, b := range bh {
+					pr[2*h+j] += b
 				}
 			}
 		})
+		tensor.Sigmoid(gates, gates)
+		cs := tensor.FromData(cand.Data[s*nh:(s+1)*nh], g.n, h)
+		tensor.ParallelFor(g.n, g.rowGrain(), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				pn, rg, xn := p.Data[r*3*h+2*h:(r+1)*3*h], gates.Data[r*2*h:r*2*h+h], g.projRow(xp, r, s)[2*h:]
+				cr := cs.Data[r*h : (r+1)*h]
+				for j := range cr {
+					cr[j] = xn[j] + rg[j]*pn[j]
+				}
+			}
+		})
+		tensor.Tanh(cs, cs)
+		hNext := hs.Data[(s+1)*nh : (s+2)*nh]
+		for r := 0; r < g.n; r++ {
+			z, cr := gates.Data[r*2*h+h:(r+1)*2*h], cs.Data[r*h:(r+1)*h]
+			hp, hn := hPrev.Data[r*h:(r+1)*h], hNext[r*h:(r+1)*h]
+			for j, zj := range z {
+				hn[j] = (1-zj)*cr[j] + zj*hp[j]
+			}
+		}
 	}
 }
 
@@ -492,7 +507,7 @@ func gruForward(g seqGeom, xp []float32, wh *tensor.Tensor, bh []float32, hs, pr
 // [dp_r dp_z d(p_n+Bh)] into dP_s and of the projected input into xp's
 // gradient; the previous h gets z⊙dh directly plus dP_s·Whᵀ. Wh's gradient
 // is Σ_s h_{s−1}ᵀ·dP_s and Bh's the sum of the n parts of dP.
-func gruBackward(t *autograd.Tape, g seqGeom, out, xp, wh, bh *autograd.Var, hs, pre, act *tensor.Tensor) {
+func gruBackward(t *autograd.Tape, g seqGeom, out, xp, wh, bh *autograd.Var, hs, pre, rz, cand *tensor.Tensor) {
 	h, nh := g.hidden, g.n*g.hidden
 	dh := t.AllocZero([]int{g.n, h})
 	dhPrev := t.Alloc([]int{g.n, h})
@@ -504,20 +519,21 @@ func gruBackward(t *autograd.Tape, g seqGeom, out, xp, wh, bh *autograd.Var, hs,
 	for s := g.steps - 1; s >= 0; s-- {
 		g.addOutputGrad(dh.Data, out.Grad.Data, s)
 		dp := tensor.FromData(dP.Data[s*3*nh:(s+1)*3*nh], g.n, 3*h)
-		ps, as, hp := pre.Data[s*3*nh:(s+1)*3*nh], act.Data[s*3*nh:(s+1)*3*nh], hs.Data[s*nh:(s+1)*nh]
+		ps, hp := pre.Data[s*3*nh:(s+1)*3*nh], hs.Data[s*nh:(s+1)*nh]
+		gs, cs := rz.Data[s*2*nh:(s+1)*2*nh], cand.Data[s*nh:(s+1)*nh]
 		tensor.ParallelFor(g.n, g.rowGrain(), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
-				pr, ar, dpr := ps[r*3*h:(r+1)*3*h], as[r*3*h:(r+1)*3*h], dp.Data[r*3*h:(r+1)*3*h]
+				pn, gr, cr, dpr := ps[r*3*h+2*h:(r+1)*3*h], gs[r*2*h:(r+1)*2*h], cs[r*h:(r+1)*h], dp.Data[r*3*h:(r+1)*3*h]
 				dhr, dhp, hpr := dh.Data[r*h:(r+1)*h], dhPrev.Data[r*h:(r+1)*h], hp[r*h:(r+1)*h]
 				var dx []float32
 				if dxp != nil {
 					dx = g.projRow(dxp, r, s)
 				}
 				for j := 0; j < h; j++ {
-					rg, z, nn := ar[j], ar[h+j], ar[2*h+j]
+					rg, z, nn := gr[j], gr[h+j], cr[j]
 					d := dhr[j]
 					dan := d * (1 - z) * (1 - nn*nn)
-					dar := dan * pr[2*h+j] * rg * (1 - rg)
+					dar := dan * pn[j] * rg * (1 - rg)
 					daz := d * (hpr[j] - nn) * z * (1 - z)
 					dpr[j], dpr[h+j], dpr[2*h+j] = dar, daz, dan*rg
 					dhp[j] = d * z
