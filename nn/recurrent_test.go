@@ -62,10 +62,22 @@ func (r seqRef) outLen() int {
 
 // lstm is the float64 reference LSTM from zero state.
 func (r seqRef) lstm(x, wx, wh, b []float64) []float64 {
+	out, _, _ := r.lstmFrom(x, wx, wh, b, nil, nil)
+	return out
+}
+
+// lstmFrom is the float64 reference LSTM from the states h0 and c0 [N, H]
+// (nil means zeros); it also returns the final states.
+func (r seqRef) lstmFrom(x, wx, wh, b, h0, c0 []float64) (out, hT, cT []float64) {
 	hd := r.hidden
-	out := make([]float64, r.outLen())
+	out = make([]float64, r.outLen())
+	hT, cT = make([]float64, r.n*hd), make([]float64, r.n*hd)
+	if h0 != nil {
+		copy(hT, h0)
+		copy(cT, c0)
+	}
 	for i := 0; i < r.n; i++ {
-		h, c := make([]float64, hd), make([]float64, hd)
+		h, c := hT[i*hd:(i+1)*hd], cT[i*hd:(i+1)*hd]
 		for s := 0; s < r.steps; s++ {
 			a := r.project(x, wx, b, i, s, 4*hd)
 			p := recur(h, wh, 4*hd)
@@ -80,15 +92,26 @@ func (r seqRef) lstm(x, wx, wh, b []float64) []float64 {
 			r.emit(out, h, i, s)
 		}
 	}
-	return out
+	return out, hT, cT
 }
 
 // gru is the float64 reference GRU from zero state.
 func (r seqRef) gru(x, wx, wh, b, bh []float64) []float64 {
+	out, _ := r.gruFrom(x, wx, wh, b, bh, nil)
+	return out
+}
+
+// gruFrom is the float64 reference GRU from the state h0 [N, H] (nil means
+// zeros); it also returns the final state.
+func (r seqRef) gruFrom(x, wx, wh, b, bh, h0 []float64) (out, hT []float64) {
 	hd := r.hidden
-	out := make([]float64, r.outLen())
+	out = make([]float64, r.outLen())
+	hT = make([]float64, r.n*hd)
+	if h0 != nil {
+		copy(hT, h0)
+	}
 	for i := 0; i < r.n; i++ {
-		h := make([]float64, hd)
+		h := append([]float64(nil), hT[i*hd:(i+1)*hd]...)
 		for s := 0; s < r.steps; s++ {
 			a := r.project(x, wx, b, i, s, 3*hd)
 			p := recur(h, wh, 3*hd)
@@ -102,8 +125,9 @@ func (r seqRef) gru(x, wx, wh, b, bh []float64) []float64 {
 			h = next
 			r.emit(out, h, i, s)
 		}
+		copy(hT[i*hd:], h)
 	}
-	return out
+	return out, hT
 }
 
 func TestLSTMGradients(t *testing.T) {
@@ -165,6 +189,79 @@ func TestGRUGradients(t *testing.T) {
 			Seed: uint64(tc.steps*10 + tc.hidden),
 		})
 	}
+}
+
+// TestStatefulGradients checks the second chunk of a Stateful layer: its
+// forward starts from the state the first chunk ended in, and its gradients
+// treat that state as a constant. The reference computes the carried state
+// once, from the unperturbed parameters, and reuses it while finite
+// differences perturb them: the stop-gradient of truncated BPTT.
+func TestStatefulGradients(t *testing.T) {
+	ref := seqRef{n: 2, steps: 3, features: 2, hidden: 3, returnSeq: true}
+	warm := randomSeq(rand.New(rand.NewPCG(6, 6)), ref.n, ref.steps, ref.features)
+	warm64 := make([]float64, len(warm.Data))
+	for i, v := range warm.Data {
+		warm64[i] = float64(v)
+	}
+	h := ref.hidden
+	x := autogradtest.Input{Shape: []int{ref.n, ref.steps, ref.features}, Grad: true}
+
+	l := &nn.LSTM{Hidden: h, ReturnSequences: true, Stateful: true}
+	if _, err := l.Build([]int{ref.steps, ref.features}, &nn.Params{}); err != nil {
+		t.Fatal(err)
+	}
+	var h0, c0 []float64
+	autogradtest.Check(t, autogradtest.Case{
+		Name: "stateful LSTM, second chunk",
+		Inputs: []autogradtest.Input{x,
+			{Shape: []int{ref.features, 4 * h}, Grad: true},
+			{Shape: []int{h, 4 * h}, Grad: true},
+			{Shape: []int{4 * h}, Grad: true},
+		},
+		F32: func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var {
+			l.Wx, l.Wh, l.B = in[1], in[2], in[3]
+			l.ResetState()
+			l.Forward(nil, autograd.Constant(warm))
+			return l.Forward(tp, in[0])
+		},
+		F64: func(in [][]float64) []float64 {
+			if h0 == nil {
+				_, h0, c0 = ref.lstmFrom(warm64, in[1], in[2], in[3], nil, nil)
+			}
+			out, _, _ := ref.lstmFrom(in[0], in[1], in[2], in[3], h0, c0)
+			return out
+		},
+		Seed: 21,
+	})
+
+	g := &nn.GRU{Hidden: h, ReturnSequences: true, Stateful: true}
+	if _, err := g.Build([]int{ref.steps, ref.features}, &nn.Params{}); err != nil {
+		t.Fatal(err)
+	}
+	var gh0 []float64
+	autogradtest.Check(t, autogradtest.Case{
+		Name: "stateful GRU, second chunk",
+		Inputs: []autogradtest.Input{x,
+			{Shape: []int{ref.features, 3 * h}, Grad: true},
+			{Shape: []int{h, 3 * h}, Grad: true},
+			{Shape: []int{3 * h}, Grad: true},
+			{Shape: []int{h}, Grad: true},
+		},
+		F32: func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var {
+			g.Wx, g.Wh, g.B, g.Bh = in[1], in[2], in[3], in[4]
+			g.ResetState()
+			g.Forward(nil, autograd.Constant(warm))
+			return g.Forward(tp, in[0])
+		},
+		F64: func(in [][]float64) []float64 {
+			if gh0 == nil {
+				_, gh0 = ref.gruFrom(warm64, in[1], in[2], in[3], in[4], nil)
+			}
+			out, _ := ref.gruFrom(in[0], in[1], in[2], in[3], in[4], gh0)
+			return out
+		},
+		Seed: 22,
+	})
 }
 
 func TestRecurrentBuild(t *testing.T) {
