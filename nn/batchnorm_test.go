@@ -212,3 +212,18 @@ func ExampleBatchNorm() {
 	// running mean 0.20, var 1.10
 	// eval:  [0.763 2.670]
 }
+
+func BenchmarkBatchNormTrainConv(b *testing.B) {
+	const n, c, hw = 32, 32, 16
+	m, err := nn.NewSequential([]int{c, hw, hw}, 1, &nn.BatchNorm{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := autograd.Constant(randomSeq(rand.New(rand.NewPCG(1, 1)), n, c, hw*hw).Reshape(n, c, hw, hw))
+	tape := autograd.NewTape(autograd.Training)
+	b.SetBytes(int64(4 * n * c * hw * hw))
+	for b.Loop() {
+		tape.Reset()
+		tape.Backward(tape.Sum(m.Forward(tape, x)))
+	}
+}

@@ -540,8 +540,18 @@ func TestGRULearnsDelayedCopy(t *testing.T) {
 }
 
 func BenchmarkLSTMForwardBackward(b *testing.B) {
-	const n, steps, f, h = 32, 35, 64, 128
-	m, err := nn.NewSequential([]int{steps, f}, 1, &nn.LSTM{Hidden: h, ReturnSequences: true})
+	benchmarkRecurrent(b, &nn.LSTM{Hidden: 128, ReturnSequences: true})
+}
+
+func BenchmarkGRUForwardBackward(b *testing.B) {
+	benchmarkRecurrent(b, &nn.GRU{Hidden: 128, ReturnSequences: true})
+}
+
+// benchmarkRecurrent times one training step of rnn on a batch of 32
+// sequences of 35 steps of 64 features.
+func benchmarkRecurrent(b *testing.B, rnn nn.Layer) {
+	const n, steps, f = 32, 35, 64
+	m, err := nn.NewSequential([]int{steps, f}, 1, rnn)
 	if err != nil {
 		b.Fatal(err)
 	}
