@@ -1,0 +1,511 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoal-dl/shoal/cluster"
+	"github.com/shoal-dl/shoal/collective"
+	"github.com/shoal-dl/shoal/data"
+	"github.com/shoal-dl/shoal/nn"
+	"github.com/shoal-dl/shoal/ps"
+	"github.com/shoal-dl/shoal/train"
+)
+
+// jobFlags are the flags every member of a distributed job shares: what to
+// train and how, which must agree across members (the spec hash checks it).
+type jobFlags struct {
+	coordinator, token, spec, data, test, dataDir, label string
+	epochs, batch, threads, limit                        int
+	lr                                                   float64
+	seed                                                 uint64
+	joinTimeout                                          time.Duration
+}
+
+func (j *jobFlags) register(cmd *cobra.Command, withCoordinator bool) {
+	f := cmd.Flags()
+	if withCoordinator {
+		f.StringVar(&j.coordinator, "coordinator", "", "address (host:port) of `shoal coordinator` (required)")
+		f.StringVar(&j.token, "token", "", "the job's shared token (default: $SHOAL_TOKEN)")
+		f.DurationVar(&j.joinTimeout, "join-timeout", 60*time.Second, "how long to wait for the coordinator and the other members")
+	}
+	f.StringVar(&j.spec, "spec", "", "model spec file, YAML or JSON (required)")
+	f.StringVar(&j.data, "data", "", "training data: fashion-mnist, mnist, csv:FILE, idx:IMAGES,LABELS")
+	f.StringVar(&j.test, "test", "", "test data for csv: and idx: sources")
+	f.StringVar(&j.dataDir, "data-dir", "", "where named datasets are")
+	f.StringVar(&j.label, "label", "-1", "csv: the label column")
+	f.IntVar(&j.epochs, "epochs", 0, "passes over the training data (default: the spec's)")
+	f.IntVar(&j.batch, "batch", 0, "examples per step on each worker (default: the spec's)")
+	f.Float64Var(&j.lr, "lr", 0, "learning rate (default: the spec's)")
+	f.Uint64Var(&j.seed, "seed", 0, "seed (default: the spec's)")
+	f.IntVar(&j.threads, "threads", 1, "kernel threads per process")
+	f.IntVar(&j.limit, "limit", 0, "train on the first N examples only (0 = all)")
+}
+
+// loadSpec reads the spec and applies the overrides given on the command
+// line, so that every member hashes the spec it will run.
+func (j *jobFlags) loadSpec(cmd *cobra.Command) (*nn.Spec, error) {
+	if j.spec == "" {
+		return nil, usageErrorf("%s: --spec is required; for example --spec examples/mlp.yaml", cmd.Name())
+	}
+	spec, err := nn.LoadSpec(j.spec)
+	if err != nil {
+		return nil, specUsageError(err)
+	}
+	fs := cmd.Flags()
+	if fs.Changed("epochs") {
+		spec.Epochs = j.epochs
+	}
+	if fs.Changed("batch") {
+		spec.Batch = j.batch
+	}
+	if fs.Changed("seed") {
+		spec.Seed = j.seed
+	}
+	if fs.Changed("lr") {
+		if spec.Optimizer == nil {
+			spec.Optimizer = &nn.OptimizerSpec{Name: "sgd"}
+		}
+		spec.Optimizer.LR = j.lr
+	}
+	if spec.Epochs == 0 {
+		spec.Epochs = 1
+	}
+	if spec.Batch == 0 {
+		spec.Batch = 32
+	}
+	return spec, nil
+}
+
+func (j *jobFlags) tokenOrEnv() (string, error) {
+	if j.token == "" {
+		j.token = os.Getenv("SHOAL_TOKEN")
+	}
+	if j.token == "" {
+		return "", usageErrorf("no token: pass --token or set SHOAL_TOKEN to the job's shared token")
+	}
+	return j.token, nil
+}
+
+// joinError turns a join failure into a one-line usage error.
+func joinError(what string, err error) error {
+	switch {
+	case errors.Is(err, cluster.ErrUnreachable):
+		return usageErrorf("%s: %v", what, oneLine(err))
+	case errors.Is(err, cluster.ErrUnauthorized), errors.Is(err, cluster.ErrMismatch), errors.Is(err, cluster.ErrFull):
+		return usageErrorf("%s: %v", what, oneLine(err))
+	case errors.Is(err, context.DeadlineExceeded):
+		return usageErrorf("%s: the job did not complete in time (%v); start the missing members or raise --join-timeout", what, oneLine(err))
+	}
+	return err
+}
+
+// listenData opens the data-plane listener.
+func listenData(what, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usageErrorf("%s: cannot listen on %s: %v; choose a free port with --listen (port 0 picks one)", what, addr, oneLine(err))
+	}
+	return ln, nil
+}
+
+var workerFlags struct {
+	job                    jobFlags
+	id, listen, strategy   string
+	out, stepLog, timeline string
+	bucketBytes            int
+	averageEvery           int
+	slow                   float64
+	jsonOut                bool
+}
+
+var workerCmd = &cobra.Command{
+	Use:   "worker --coordinator ADDR --spec SPEC --data DATA",
+	Short: "Join a distributed training job as a worker",
+	Long: `worker joins the job that a coordinator runs, gets its rank, trains on its shard of
+the data with the chosen strategy and, as rank 0, writes the trained model to --out.
+
+Strategies:
+  allreduce   gradients averaged by bucketed ring allreduce overlapped with backward
+  ps          parameters pulled from and gradients pushed to parameter servers
+              (start them with shoal ps; their --mode picks sync, async or ssp:K)
+  average     local steps, parameters averaged every --average-every steps
+
+Every member must be given the same spec and overrides; the coordinator refuses
+a worker whose spec or shoal version differs.`,
+	Example: `  shoal coordinator --listen :7070 --workers 2 --spec examples/mlp.yaml --token s3cret
+  shoal worker --coordinator host:7070 --token s3cret --spec examples/mlp.yaml --data fashion-mnist --out runs/mlp`,
+	Args: cobra.NoArgs,
+	RunE: runWorker,
+}
+
+func init() {
+	fl := &workerFlags
+	fl.job.register(workerCmd, true)
+	f := workerCmd.Flags()
+	f.StringVar(&fl.id, "id", "", "this worker's name in the job (default: host and process id)")
+	f.StringVar(&fl.listen, "listen", "127.0.0.1:0", "data-plane address for the other workers")
+	f.StringVar(&fl.strategy, "strategy", "allreduce", "allreduce, ps or average")
+	f.StringVar(&fl.out, "out", "", "output directory rank 0 writes the model and results to")
+	f.StringVar(&fl.stepLog, "step-log", "", "write per-step timings as JSON lines to this file ({rank} is replaced)")
+	f.StringVar(&fl.timeline, "timeline", "", "write a Chrome-trace timeline to this file ({rank} is replaced)")
+	f.IntVar(&fl.bucketBytes, "bucket-bytes", 0, "allreduce bucket size in bytes (0 = automatic)")
+	f.IntVar(&fl.averageEvery, "average-every", 1, "average: steps between two parameter averagings")
+	f.Float64Var(&fl.slow, "debug-slow", 0, "debug: stretch every step by this factor (2 = twice as slow)")
+	f.BoolVar(&fl.jsonOut, "json", false, "rank 0 prints one JSON object with the results on stdout")
+	_ = f.MarkHidden("debug-slow")
+	rootCmd.AddCommand(workerCmd)
+}
+
+// distResult is what a distributed run's rank 0 prints and saves.
+type distResult struct {
+	trainResult
+	Strategy    string  `json:"strategy"`
+	Workers     int     `json:"workers"`
+	GlobalBatch int     `json:"global_batch"`
+	Overlap     float64 `json:"overlap"`
+	ComputeS    float64 `json:"compute_s_per_step"`
+	CommS       float64 `json:"comm_s_per_step"`
+	WaitS       float64 `json:"wait_s_per_step"`
+	BucketBytes int     `json:"bucket_bytes,omitempty"`
+}
+
+// timingSum accumulates step timings for the result.
+type timingSum struct {
+	n                         int
+	compute, comm, wait, over float64
+}
+
+func (s *timingSum) add(t train.StepTiming) {
+	s.n++
+	s.compute += t.Compute
+	s.comm += t.Comm
+	s.wait += t.Wait
+	s.over += t.Overlap
+}
+
+func runWorker(cmd *cobra.Command, _ []string) error {
+	fl := &workerFlags
+	start := time.Now()
+	if fl.job.coordinator == "" {
+		return usageErrorf("worker: --coordinator is required: the address of shoal coordinator")
+	}
+	token, err := fl.job.tokenOrEnv()
+	if err != nil {
+		return err
+	}
+	switch fl.strategy {
+	case "allreduce", "ps", "average":
+	default:
+		return usageErrorf("worker: unknown --strategy %q; use allreduce, ps or average", fl.strategy)
+	}
+	if fl.averageEvery < 1 || fl.bucketBytes < 0 || fl.slow < 0 {
+		return usageErrorf("worker: --average-every must be >= 1, --bucket-bytes and --debug-slow >= 0")
+	}
+	if fl.job.data == "" {
+		return usageErrorf("worker: --data is required; for example --data fashion-mnist")
+	}
+	threads := setThreads(fl.job.threads)
+	spec, err := fl.job.loadSpec(cmd)
+	if err != nil {
+		return err
+	}
+	src, err := parseDataSource(fl.job.data)
+	if err != nil {
+		return err
+	}
+	sets, err := loadTrainData(src, fl.job.test, fl.job.dataDir, fl.job.label, spec)
+	if err != nil {
+		return err
+	}
+	if sets.vocab != nil {
+		return usageErrorf("worker: text data is not supported by distributed training yet; train it with shoal train")
+	}
+	if fl.job.limit > 0 {
+		sets.train = limitDataset(sets.train, fl.job.limit)
+	}
+	model, err := spec.Build()
+	if err != nil {
+		return specUsageError(err)
+	}
+	if err := checkDataFits(sets.train, model); err != nil {
+		return err
+	}
+	trainDS, err := fitInput(sets.train, model.InputShape)
+	if err != nil {
+		return err
+	}
+	opt, schedule, err := newOptimizer(spec, model, threads)
+	if err != nil {
+		return err
+	}
+	loss, err := spec.LossFunc()
+	if err != nil {
+		return specUsageError(err)
+	}
+
+	ln, err := listenData("worker", fl.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithCancelCause(cmd.Context())
+	defer cancel(nil)
+	id := fl.id
+	if id == "" {
+		host, _ := os.Hostname()
+		id = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	client := cluster.NewClient(fl.job.coordinator, token)
+	jctx, jcancel := context.WithTimeout(ctx, fl.job.joinTimeout)
+	defer jcancel()
+	me, err := client.Join(jctx, cluster.Member{ID: id, Role: cluster.Worker, Addr: ln.Addr().String(),
+		Host: collective.HostID(), Version: version(), SpecHash: spec.Hash()})
+	if err != nil {
+		return joinError("worker", err)
+	}
+	mem, err := client.WaitComplete(jctx)
+	if err != nil {
+		return joinError("worker", err)
+	}
+	defer func() { _ = client.Leave(context.WithoutCancel(ctx), id) }()
+	workers := append([]cluster.Member(nil), mem.Workers...)
+	sort.Slice(workers, func(a, b int) bool { return workers[a].Rank < workers[b].Rank })
+	addrs := make([]string, len(workers))
+	for i, w := range workers {
+		addrs[i] = w.Addr
+	}
+	world, rank := len(workers), me.Rank
+	stderr := cmd.ErrOrStderr()
+	fmt.Fprintf(stderr, "rank %d of %d: %s, %d parameters, batch %d per worker\n", rank, world, fl.strategy, model.NumParams(), spec.Batch)
+
+	// Heartbeats carry progress and bring news of lost members.
+	var prog struct {
+		sync.Mutex
+		p cluster.Progress
+	}
+	var hb sync.WaitGroup
+	hb.Add(1)
+	go func() {
+		defer hb.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			prog.Lock()
+			p := prog.p
+			prog.Unlock()
+			m, err := client.Heartbeat(ctx, id, p)
+			if err == nil && len(m.Lost) > 0 {
+				cancel(fmt.Errorf("worker: %s (rank %d) was lost; restart the job", m.Lost[0].ID, m.Lost[0].Rank))
+				return
+			}
+		}
+	}()
+	defer hb.Wait()
+	defer cancel(nil)
+
+	var timeline *train.Timeline
+	if fl.timeline != "" {
+		timeline = train.NewTimeline(start, 0)
+	}
+	var stepLog *train.StepTimingLog
+	if fl.stepLog != "" {
+		f, err := os.Create(strings.ReplaceAll(fl.stepLog, "{rank}", fmt.Sprint(rank)))
+		if err != nil {
+			return usageErrorf("worker: --step-log: %v", oneLine(err))
+		}
+		defer f.Close()
+		stepLog = train.NewStepTimingLog(f)
+	}
+	var sum timingSum
+	onStep := func(t train.StepTiming) {
+		if fl.slow > 1 {
+			time.Sleep(time.Duration((fl.slow - 1) * t.Compute * float64(time.Second)))
+		}
+		if t.Step > 0 { // the first step includes warm-up
+			sum.add(t)
+		}
+		if stepLog != nil {
+			stepLog.Add(t)
+		}
+	}
+
+	var strategy train.Strategy
+	var final func(context.Context) error
+	bucketBytes := 0
+	switch fl.strategy {
+	case "allreduce", "average":
+		comm, err := collective.Dial(ctx, collective.Config{Rank: rank, Addrs: addrs, Listener: ln})
+		if err != nil {
+			return fmt.Errorf("worker: rank %d: connecting to the other workers: %w", rank, err)
+		}
+		defer comm.Close()
+		if fl.strategy == "allreduce" {
+			a, err := train.NewAllReduce(ctx, comm, model, train.AllReduceOptions{BucketBytes: fl.bucketBytes, OnStep: onStep, Timeline: timeline})
+			if err != nil {
+				return err
+			}
+			strategy, bucketBytes = a, a.BucketBytes()
+		} else {
+			a, err := train.NewAverage(ctx, comm, model, train.AverageOptions{Every: fl.averageEvery, OnStep: onStep, Timeline: timeline})
+			if err != nil {
+				return err
+			}
+			strategy, final = a, a.Sync
+		}
+	case "ps":
+		if len(mem.Servers) == 0 {
+			return usageErrorf("worker: --strategy ps needs parameter servers; start the coordinator with --ps S and run shoal ps")
+		}
+		servers := append([]cluster.Member(nil), mem.Servers...)
+		sort.Slice(servers, func(a, b int) bool { return servers[a].Rank < servers[b].Rank })
+		saddrs := make([]string, len(servers))
+		for i, s := range servers {
+			saddrs[i] = s.Addr
+		}
+		pc, err := ps.Dial(ctx, saddrs, rank, model.NumParams(), 0)
+		if err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+		defer pc.Close()
+		s, err := train.NewPS(ctx, pc, model, train.PSOptions{Rank: rank, OnStep: onStep, Timeline: timeline})
+		if err != nil {
+			return err
+		}
+		strategy, final = s, s.Final
+	}
+
+	loader, err := data.NewLoader(trainDS, data.LoaderOptions{BatchSize: spec.Batch, Shuffle: true, Seed: spec.Seed,
+		Rank: rank, World: world, Prefetch: 2, DropLast: true})
+	if err != nil {
+		return usageErrorf("worker: %v", err)
+	}
+	if loader.NumBatches() == 0 {
+		return usageErrorf("worker: rank %d's shard of %d examples does not fill one batch of %d; use a smaller --batch", rank, trainDS.Len(), spec.Batch)
+	}
+	tr, err := train.New(model, train.Options{
+		Optimizer: opt, Schedule: schedule, Loss: loss, ClipNorm: spec.ClipNorm, Seed: spec.Seed + uint64(rank),
+		Strategy: strategy, ProgressEvery: max(1, loader.NumBatches()/20),
+		Progress: func(p train.Progress) {
+			prog.Lock()
+			prog.p = cluster.Progress{Epoch: p.Epoch, Step: int64(p.Batch), Steps: int64(p.Batches),
+				Samples: int64(p.Examples), Loss: p.Loss, Done: p.EpochDone && p.Epoch == p.Epochs}
+			prog.Unlock()
+			if p.EpochDone {
+				fmt.Fprintf(stderr, "epoch %d/%d: loss %.4f, accuracy %.2f%%, %.0f samples/s on this worker\n",
+					p.Epoch, p.Epochs, p.Loss, 100*p.Accuracy, p.SamplesPerSec)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	res, err := tr.Fit(ctx, loader, nil, spec.Epochs)
+	if err != nil {
+		if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+			return c
+		}
+		return err
+	}
+	if final != nil {
+		if err := final(ctx); err != nil {
+			return err
+		}
+	}
+	if timeline != nil {
+		if err := writeTimeline(strings.ReplaceAll(fl.timeline, "{rank}", fmt.Sprint(rank)), timeline); err != nil {
+			return err
+		}
+	}
+	if stepLog != nil && stepLog.Err() != nil {
+		return fmt.Errorf("worker: step log: %w", stepLog.Err())
+	}
+	if rank != 0 {
+		return nil
+	}
+	out := distResult{Strategy: fl.strategy, Workers: world, GlobalBatch: world * spec.Batch, BucketBytes: bucketBytes}
+	if sum.n > 0 {
+		n := float64(sum.n)
+		out.ComputeS, out.CommS, out.WaitS, out.Overlap = sum.compute/n, sum.comm/n, sum.wait/n, sum.over/n
+	}
+	last := res.Epochs[len(res.Epochs)-1]
+	// Every worker trains on its own shard at the same pace: the job's
+	// throughput is this worker's times the world size.
+	out.trainResult = trainResult{Model: specName(spec, fl.job.spec), Data: fl.job.data,
+		TrainLoss: last.Loss, TrainAccuracy: last.Accuracy, SamplesPerSec: res.SamplesPerSec * float64(world),
+		Epochs: len(res.Epochs), Steps: res.Steps, Batch: spec.Batch, Threads: threads, Params: model.NumParams(),
+		TrainSeconds: res.TrainSeconds, Out: fl.out, History: res.Epochs}
+	if sets.test != nil {
+		testDS, err := fitInput(sets.test, model.InputShape)
+		if err != nil {
+			return err
+		}
+		tl, err := data.NewLoader(testDS, data.LoaderOptions{BatchSize: max(spec.Batch, 256), Prefetch: 2})
+		if err != nil {
+			return usageErrorf("worker: test data: %v", err)
+		}
+		m, err := tr.Evaluate(ctx, tl)
+		if err != nil {
+			return err
+		}
+		out.TestAccuracy, out.TestLoss, out.TestExamples, out.HasTestResults = m.Accuracy, m.Loss, m.Examples, true
+		fmt.Fprintf(stderr, "test: loss %.4f, accuracy %.2f%% on %d examples\n", m.Loss, 100*m.Accuracy, m.Examples)
+	}
+	out.Seconds = time.Since(start).Seconds()
+	if fl.out != "" {
+		if err := os.MkdirAll(fl.out, 0o755); err != nil {
+			return usageErrorf("worker: cannot create the output directory: %v; choose another --out", oneLine(err))
+		}
+		if err := nn.SaveFile(filepath.Join(fl.out, nn.WeightsFile), spec, model); err != nil {
+			return err
+		}
+		sj, err := spec.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := train.WriteFileAtomic(filepath.Join(fl.out, specFile), sj); err != nil {
+			return err
+		}
+		rj, _ := json.MarshalIndent(out, "", "  ")
+		if err := train.WriteFileAtomic(filepath.Join(fl.out, resultFile), append(rj, '\n')); err != nil {
+			return err
+		}
+	}
+	if fl.jsonOut {
+		out.History = nil
+		b, _ := json.Marshal(out)
+		fmt.Fprintln(cmd.OutOrStdout(), string(b))
+		return nil
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s on %d workers: test accuracy %.2f%%, %.0f samples/s, overlap %.0f%%, %d epochs in %.1fs\n",
+		out.Model, fl.strategy, world, 100*out.TestAccuracy, out.SamplesPerSec, 100*out.Overlap, out.Epochs, out.Seconds)
+	return nil
+}
+
+// writeTimeline writes tl to path atomically.
+func writeTimeline(path string, tl *train.Timeline) error {
+	var b strings.Builder
+	if _, err := tl.WriteTo(&b); err != nil {
+		return err
+	}
+	if err := train.WriteFileAtomic(path, []byte(b.String())); err != nil {
+		return usageErrorf("--timeline: %v", oneLine(err))
+	}
+	return nil
+}
