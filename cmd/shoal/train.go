@@ -117,6 +117,8 @@ type trainResult struct {
 	Epochs         int                  `json:"epochs"`
 	Steps          int64                `json:"steps"`
 	Batch          int                  `json:"batch"`
+	Optimizer      string               `json:"optimizer"`
+	LR             float64              `json:"lr"`
 	Threads        int                  `json:"threads"`
 	Params         int                  `json:"params"`
 	Seconds        float64              `json:"seconds"`
@@ -336,7 +338,8 @@ func runTrain(cmd *cobra.Command, _ []string) error {
 		HasTestResults: testLoader != nil,
 		TrainLoss:      last.Loss, TrainAccuracy: last.Accuracy,
 		SamplesPerSec: res.SamplesPerSec, Epochs: len(res.Epochs), Steps: res.Steps,
-		Batch: spec.Batch, Threads: threads, Params: model.NumParams(),
+		Batch: spec.Batch, Optimizer: optimizerName(spec), LR: opt.LR(),
+		Threads: threads, Params: model.NumParams(),
 		Seconds: time.Since(start).Seconds(), TrainSeconds: res.TrainSeconds,
 		Out: fl.out, History: res.Epochs,
 	}
@@ -386,6 +389,13 @@ func specName(s *nn.Spec, path string) string {
 		return s.Name
 	}
 	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+}
+
+func optimizerName(s *nn.Spec) string {
+	if s.Optimizer == nil {
+		return "sgd"
+	}
+	return s.Optimizer.Name
 }
 
 // newOptimizer builds the spec's optimizer over the model's arena and its
