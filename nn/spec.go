@@ -156,8 +156,12 @@ type Size int
 // VocabSize stands for the spec's Vocab in a Size.
 const VocabSize Size = math.MinInt32
 
-// UnmarshalJSON accepts a whole number or the string "vocab".
+// UnmarshalJSON accepts a whole number or the string "vocab"; null
+// leaves s alone.
 func (s *Size) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	var word string
 	if json.Unmarshal(b, &word) == nil {
 		if word != "vocab" {
@@ -201,8 +205,12 @@ func (s Size) String() string {
 // is known.
 type AutoSize int
 
-// UnmarshalJSON accepts a whole number or the string "auto" (0).
+// UnmarshalJSON accepts a whole number or the string "auto" (0); null
+// leaves a alone.
 func (a *AutoSize) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	var word string
 	if json.Unmarshal(b, &word) == nil {
 		if word != "auto" {
