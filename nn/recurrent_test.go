@@ -663,3 +663,34 @@ func TestTimeDistributedConv(t *testing.T) {
 		t.Errorf("TimeDistributed(Conv2D) built on [3 4]; want the inner layer's shape error")
 	}
 }
+
+// A sequence classifier: a GRU reads the whole sequence and a Dense layer
+// classifies its last hidden state.
+func ExampleGRU() {
+	m, err := nn.NewSequential([]int{20, 6}, 1, &nn.GRU{Hidden: 16}, &nn.Dense{Units: 3})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, s := range m.Summary() {
+		fmt.Println(s.Type, s.Output, s.Params)
+	}
+	// Output:
+	// GRU [16] 1120
+	// Dense [3] 51
+}
+
+// TimeDistributed runs a per-frame layer over every step of a sequence:
+// here a convolution over each of 8 frames of 1×12×12 images.
+func ExampleTimeDistributed() {
+	m, err := nn.NewSequential([]int{8, 1, 12, 12}, 1,
+		&nn.TimeDistributed{Layer: &nn.Conv2D{Filters: 4, Kernel: 3}},
+		&nn.TimeDistributed{Layer: nn.Flatten{}},
+		&nn.LSTM{Hidden: 10})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(m.Shapes)
+	// Output: [[8 4 10 10] [8 400] [10]]
+}
