@@ -7,30 +7,15 @@ import "unsafe"
 // column after column (mr values per k step), zero-padded past row mb so
 // the micro-kernel never sees a partial panel.
 func packA(dst []float32, op *operands, i0, mb, p0, kb, mr int) {
-	a, lda := op.a, op.lda
 	for ir := 0; ir < mb; ir += mr {
 		rows := min(mr, mb-ir)
 		panel := dst[ir*kb : ir*kb+mr*kb]
 		if op.transA {
 			// op(A)[i, p] = a[p·lda + i]: each k step is a contiguous run.
-			for p := 0; p < kb; p++ {
-				src := a[(p0+p)*lda+i0+ir:]
-				d := panel[p*mr : p*mr+mr]
-				copy(d, src[:rows])
-				clear(d[rows:])
-			}
-			continue
-		}
-		// op(A)[i, p] = a[i·lda + p]: read each row once, scatter with stride mr.
-		for r := 0; r < rows; r++ {
-			src := a[(i0+ir+r)*lda+p0:]
-			src = src[:kb]
-			scatter(panel[r:], src, mr)
-		}
-		for r := rows; r < mr; r++ {
-			for p := 0; p < kb; p++ {
-				panel[p*mr+r] = 0
-			}
+			packRuns(panel, mr, rows, op.a, p0*op.lda+i0+ir, op.lda, kb)
+		} else {
+			// op(A)[i, p] = a[i·lda + p]: rows of the panel are rows of A.
+			packTransposed(panel, mr, rows, op.a, (i0+ir)*op.lda+p0, op.lda, kb)
 		}
 	}
 }
@@ -39,30 +24,75 @@ func packA(dst []float32, op *operands, i0, mb, p0, kb, mr int) {
 // dst as nr-column micro-panels: panel q holds columns q·nr… of the block,
 // stored row after row (nr values per k step), zero-padded past column nb.
 func packB(dst []float32, op *operands, p0, kb, j0, nb, nr int) {
-	b, ldb := op.b, op.ldb
+	if !op.transB && nr == 32 && nb >= 32 {
+		// The common case gets a loop that reads B row by row: it streams
+		// through memory instead of jumping ldb for every 32 values.
+		packRowsOf32(dst, op.b, p0*op.ldb+j0, op.ldb, kb, nb&^31)
+		if nb%32 == 0 {
+			return
+		}
+		jr := nb &^ 31
+		packRuns(dst[jr*kb:jr*kb+nr*kb], nr, nb-jr, op.b, p0*op.ldb+j0+jr, op.ldb, kb)
+		return
+	}
 	for jr := 0; jr < nb; jr += nr {
 		cols := min(nr, nb-jr)
 		panel := dst[jr*kb : jr*kb+nr*kb]
-		if !op.transB {
+		if op.transB {
+			// op(B)[p, j] = b[j·ldb + p]: columns of the panel are rows of B.
+			packTransposed(panel, nr, cols, op.b, (j0+jr)*op.ldb+p0, op.ldb, kb)
+		} else {
 			// op(B)[p, j] = b[p·ldb + j]: each k step is a contiguous run.
-			for p := 0; p < kb; p++ {
-				src := b[(p0+p)*ldb+j0+jr:]
-				d := panel[p*nr : p*nr+nr]
-				copy(d, src[:cols])
-				clear(d[cols:])
-			}
-			continue
+			packRuns(panel, nr, cols, op.b, p0*op.ldb+j0+jr, op.ldb, kb)
 		}
-		// op(B)[p, j] = b[j·ldb + p]: read each stored row once, scatter.
-		for c := 0; c < cols; c++ {
-			src := b[(j0+jr+c)*ldb+p0:]
-			src = src[:kb]
-			scatter(panel[c:], src, nr)
+	}
+}
+
+// packRuns fills one panel of width w from kb runs of n ≤ w contiguous
+// values: panel[p·w + x] = src[off + p·ld + x], zero for x ≥ n.
+func packRuns(panel []float32, w, n int, src []float32, off, ld, kb int) {
+	for p := 0; p < kb; p++ {
+		d := panel[p*w : p*w+w]
+		copy(d, src[off+p*ld:off+p*ld+n])
+		clear(d[n:])
+	}
+}
+
+// packRowsOf32 packs kb rows of nb (a multiple of 32) contiguous values into
+// 32-wide panels: panel q, row p gets src[off + p·ld + 32q …].
+func packRowsOf32(dst, src []float32, off, ld, kb, nb int) {
+	for p := 0; p < kb; p++ {
+		row := src[off+p*ld : off+p*ld+nb]
+		for q := 0; q+32 <= len(row); q += 32 {
+			d := dst[q*kb+p*32 : q*kb+p*32+32]
+			*(*[32]float32)(d) = *(*[32]float32)(row[q : q+32])
 		}
-		for c := cols; c < nr; c++ {
-			for p := 0; p < kb; p++ {
-				panel[p*nr+c] = 0
+	}
+}
+
+// packTransposed fills one panel of width w from n ≤ w source rows of kb
+// contiguous values: panel[p·w + x] = src[off + x·ld + p], zero for x ≥ n.
+func packTransposed(panel []float32, w, n int, src []float32, off, ld, kb int) {
+	x := 0
+	if haveTranspose4 && kb >= 4 {
+		k4 := kb &^ 3
+		for ; x+4 <= n; x += 4 {
+			// Check once what the assembly will touch.
+			_ = src[off+(x+3)*ld+k4-1]
+			_ = panel[(k4-1)*w+x+3]
+			transpose4(&panel[x], w, &src[off+x*ld], ld, k4)
+			for r := x; r < x+4 && k4 < kb; r++ {
+				row := src[off+r*ld+k4 : off+r*ld+kb]
+				scatter(panel[k4*w+r:], row, w)
 			}
+		}
+	}
+	for ; x < n; x++ {
+		scatter(panel[x:], src[off+x*ld:off+x*ld+kb], w)
+	}
+	for ; x < w; x++ {
+		for p := 0; p < kb; p++ {
+			panel[p*w+x] = 0
 		}
 	}
 }

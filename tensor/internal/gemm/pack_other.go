@@ -1,0 +1,11 @@
+//go:build !amd64 || noasm
+
+package gemm
+
+// haveTranspose4 says transpose4 is the assembly one; here it is not, and
+// packing scatters one row at a time instead.
+const haveTranspose4 = false
+
+func transpose4(dst *float32, dstStride int, src *float32, srcStride int, k int) {
+	panic("gemm: transpose4 called without assembly")
+}
