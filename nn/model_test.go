@@ -87,6 +87,9 @@ func TestBuildErrorsNameLayer(t *testing.T) {
 // TestDenseNoGradAllocatesNothing: a no-grad forward on a reused tape
 // allocates nothing once warm.
 func TestDenseNoGradAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
 	prev := tensor.Threads()
 	defer tensor.SetThreads(prev)
 	for _, threads := range []int{1, 2} {
