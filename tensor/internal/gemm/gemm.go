@@ -224,8 +224,8 @@ var (
 // goroutine costs a few microseconds, so each one must get enough to pay.
 // Variables only so that tests can split small problems too.
 var (
-	minParallelWork = 1 << 20
-	workPerThread   = 1 << 19
+	minParallelWork = 1 << 21
+	workPerThread   = 1 << 20
 )
 
 // sgemm runs op with up to threads goroutines: C is cut into a grid of
