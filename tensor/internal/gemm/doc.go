@@ -15,8 +15,9 @@
 //
 // Sgemm uses up to Threads() goroutines (SetThreads changes it);
 // SgemmThreads takes the count per call, for callers that are parallel
-// already. Problems smaller than about a million multiply-adds always run on
-// the calling goroutine.
+// already. Problems smaller than about two million multiply-adds (m·n·k)
+// run on the calling goroutine, and each further goroutine needs another
+// million to be worth waking.
 //
 // # How it works
 //
