@@ -84,9 +84,25 @@ type Spec struct {
 	BPTT int `json:"bptt,omitempty"`
 }
 
-// LayerSpec declares one layer. Type selects the layer; each type reads
-// only the fields listed in LayerTypes' documentation, and Validate
-// rejects a field that its type does not use.
+// LayerSpec declares one layer. Type selects the layer and the fields it
+// reads; Validate rejects a field that the type does not use:
+//
+//	dense            units, init, bias, activation          Dense
+//	conv2d           filters, kernel, stride, padding,      Conv2D
+//	                 init, bias, activation
+//	maxpool2d        kernel, stride, padding                MaxPool2D
+//	avgpool2d        kernel, stride, padding                AvgPool2D
+//	flatten          -                                      Flatten
+//	dropout          rate                                   Dropout
+//	batchnorm        momentum, eps                          BatchNorm
+//	embedding        vocab, dim, init                       Embedding
+//	lstm, gru        hidden, return_sequences, stateful,    LSTM, GRU
+//	                 init
+//	timedistributed  layer                                  TimeDistributed
+//	leakyrelu        slope                                  LeakyReLU
+//	relu, tanh, sigmoid, softmax, gelu                      the activations
+//
+// Zero fields mean the layer's defaults, as for the Go types.
 type LayerSpec struct {
 	Type string `json:"type"`
 	// Units is the output width of dense.

@@ -122,7 +122,13 @@ layers:
   - {type: dense, units: 32, activation: relu, init: he_normal}
   - {type: dropout, rate: 0.5}
   - {type: dense, units: 10, bias: false}
-`, []int{784}, 7, []nn.Layer{&nn.Dense{Units: 32, Init: nn.HeNormal}, nn.ReLU{}, &nn.Dropout{Rate: 0.5}, &nn.Dense{Units: 10, NoBias: true}}},
+  - {type: relu}
+  - {type: gelu}
+  - {type: tanh}
+  - {type: leakyrelu, slope: 0.2}
+  - {type: softmax}
+`, []int{784}, 7, []nn.Layer{&nn.Dense{Units: 32, Init: nn.HeNormal}, nn.ReLU{}, &nn.Dropout{Rate: 0.5}, &nn.Dense{Units: 10, NoBias: true},
+			nn.ReLU{}, nn.GELU{}, nn.Tanh{}, nn.LeakyReLU{Slope: 0.2}, nn.Softmax{}}},
 		{"cnn", `
 input: [3, 16, 16]
 seed: 3
@@ -173,6 +179,10 @@ layers:
 		for i := range want.Layers {
 			if g, w := fmt.Sprintf("%T", got.Layers[i]), fmt.Sprintf("%T", want.Layers[i]); g != w {
 				t.Errorf("%s: layer %d is %s; want %s", tc.name, i, g, w)
+			}
+			// Layers without parameters must agree in every setting.
+			if reflect.ValueOf(want.Layers[i]).Kind() != reflect.Pointer && !reflect.DeepEqual(got.Layers[i], want.Layers[i]) {
+				t.Errorf("%s: layer %d is %+v; want %+v", tc.name, i, got.Layers[i], want.Layers[i])
 			}
 		}
 	}
