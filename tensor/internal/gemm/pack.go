@@ -24,24 +24,19 @@ func packA(dst []float32, op *operands, i0, mb, p0, kb, mr int) {
 // dst as nr-column micro-panels: panel q holds columns q·nr… of the block,
 // stored row after row (nr values per k step), zero-padded past column nb.
 func packB(dst []float32, op *operands, p0, kb, j0, nb, nr int) {
-	if !op.transB && nr == 32 && nb >= 32 {
-		// The common case gets a loop that reads B row by row: it streams
-		// through memory instead of jumping ldb for every 32 values.
-		packRowsOf32(dst, op.b, p0*op.ldb+j0, op.ldb, kb, nb&^31)
-		if nb%32 == 0 {
-			return
-		}
-		jr := nb &^ 31
-		packRuns(dst[jr*kb:jr*kb+nr*kb], nr, nb-jr, op.b, p0*op.ldb+j0+jr, op.ldb, kb)
-		return
-	}
 	for jr := 0; jr < nb; jr += nr {
 		cols := min(nr, nb-jr)
 		panel := dst[jr*kb : jr*kb+nr*kb]
-		if op.transB {
+		switch {
+		case op.transB:
 			// op(B)[p, j] = b[j·ldb + p]: columns of the panel are rows of B.
 			packTransposed(panel, nr, cols, op.b, (j0+jr)*op.ldb+p0, op.ldb, kb)
-		} else {
+		case haveTranspose4 && cols == 32:
+			// The common full panel of the AVX-512 kernel.
+			off := p0*op.ldb + j0 + jr
+			_ = op.b[off+(kb-1)*op.ldb+31]
+			copy32(&panel[0], &op.b[off], op.ldb, kb)
+		default:
 			// op(B)[p, j] = b[p·ldb + j]: each k step is a contiguous run.
 			packRuns(panel, nr, cols, op.b, p0*op.ldb+j0+jr, op.ldb, kb)
 		}
@@ -55,18 +50,6 @@ func packRuns(panel []float32, w, n int, src []float32, off, ld, kb int) {
 		d := panel[p*w : p*w+w]
 		copy(d, src[off+p*ld:off+p*ld+n])
 		clear(d[n:])
-	}
-}
-
-// packRowsOf32 packs kb rows of nb (a multiple of 32) contiguous values into
-// 32-wide panels: panel q, row p gets src[off + p·ld + 32q …].
-func packRowsOf32(dst, src []float32, off, ld, kb, nb int) {
-	for p := 0; p < kb; p++ {
-		row := src[off+p*ld : off+p*ld+nb]
-		for q := 0; q+32 <= len(row); q += 32 {
-			d := dst[q*kb+p*32 : q*kb+p*32+32]
-			*(*[32]float32)(d) = *(*[32]float32)(row[q : q+32])
-		}
 	}
 }
 

@@ -50,3 +50,46 @@ loop:
 
 done:
 	RET
+
+// func copy32(dst *float32, src *float32, srcStride int, k int)
+//
+// For p < k: dst[32p : 32p+32] = src[p·srcStride : p·srcStride+32]
+// (srcStride in floats): one full 32-wide panel of B, with the source rows
+// fetched a few rows ahead as each one usually sits on its own page.
+TEXT ·copy32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ srcStride+16(FP), R9
+	SHLQ $2, R9
+	MOVQ k+24(FP), CX
+	LEAQ (R9)(R9*2), R10
+	SHLQ $1, R10 // six rows ahead
+	TESTQ CX, CX
+	JEQ copydone
+
+copyloop:
+	PREFETCHT0 (SI)(R10*1)
+	PREFETCHT0 64(SI)(R10*1)
+	MOVUPS (SI), X0
+	MOVUPS 16(SI), X1
+	MOVUPS 32(SI), X2
+	MOVUPS 48(SI), X3
+	MOVUPS 64(SI), X4
+	MOVUPS 80(SI), X5
+	MOVUPS 96(SI), X6
+	MOVUPS 112(SI), X7
+	MOVUPS X0, (DI)
+	MOVUPS X1, 16(DI)
+	MOVUPS X2, 32(DI)
+	MOVUPS X3, 48(DI)
+	MOVUPS X4, 64(DI)
+	MOVUPS X5, 80(DI)
+	MOVUPS X6, 96(DI)
+	MOVUPS X7, 112(DI)
+	ADDQ R9, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNE copyloop
+
+copydone:
+	RET

@@ -9,3 +9,7 @@ const haveTranspose4 = false
 func transpose4(dst *float32, dstStride int, src *float32, srcStride int, k int) {
 	panic("gemm: transpose4 called without assembly")
 }
+
+func copy32(dst *float32, src *float32, srcStride int, k int) {
+	panic("gemm: copy32 called without assembly")
+}
