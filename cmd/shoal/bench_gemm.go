@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shoal-dl/shoal/tensor"
@@ -23,6 +26,10 @@ type gemmResult struct {
 	Iters   int     `json:"iters"`
 	TimeMS  float64 `json:"time_ms"`
 	GFLOPS  float64 `json:"gflops"`
+	// CPUMS is the process's CPU time per multiplication, all threads
+	// together, where the system reports it (Linux): on a busy machine
+	// it shows the work done apart from the time spent waiting for a core.
+	CPUMS float64 `json:"cpu_ms,omitempty"`
 }
 
 // gemmMinTime is how long the timed loop runs at least when --iters is not
@@ -111,6 +118,7 @@ func benchGemm(m, n, k int, transA, transB bool, threads, iters int) gemmResult 
 	for i := 0; i < 3 || time.Since(warm) < 50*time.Millisecond; i++ {
 		tensor.MatMul(c, a, b, transA, transB, false)
 	}
+	cpu0, cpuOK := processCPU()
 	start := time.Now()
 	done := 0
 	for iters == 0 && time.Since(start) < gemmMinTime || done < iters {
@@ -118,11 +126,43 @@ func benchGemm(m, n, k int, transA, transB bool, threads, iters int) gemmResult 
 		done++
 	}
 	elapsed := time.Since(start)
+	cpu1, _ := processCPU()
 	per := elapsed.Seconds() / float64(done)
-	return gemmResult{
+	res := gemmResult{
 		System: "shoal", M: m, N: n, K: k, TransA: transA, TransB: transB,
 		Threads: threads, Iters: done,
 		TimeMS: per * 1e3,
 		GFLOPS: 2 * float64(m) * float64(n) * float64(k) / per / 1e9,
 	}
+	if cpuOK {
+		res.CPUMS = (cpu1 - cpu0) * 1e3 / float64(done)
+	}
+	return res
+}
+
+// processCPU returns the user and system CPU seconds of this process from
+// /proc/self/stat, and false where there is no such file.
+func processCPU() (float64, bool) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name in parentheses may hold spaces; fields count from
+	// after it: state is field 3, utime 14 and stime 15 (in 1/100 s).
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const ticksPerSecond = 100 // USER_HZ, the same on every Linux ABI
+	return (utime + stime) / ticksPerSecond, true
 }
