@@ -427,3 +427,29 @@ func TestEvaluateMatchesTrainer(t *testing.T) {
 		t.Errorf("Trainer.Evaluate = %+v, Evaluate = %+v; want equal over 90 examples", a, b)
 	}
 }
+
+// BenchmarkStep measures one steady-state training step of a small MLP;
+// -benchmem shows how little a step allocates once the tape is warm.
+func BenchmarkStep(b *testing.B) {
+	m := newMLP(b, 1, &nn.Dense{Units: 128}, &nn.ReLU{}, &nn.Dense{Units: 3})
+	tr := newTrainer(b, m, Options{})
+	l := loader(b, blobs(b, 64, 1), 64, false, 0)
+	var batch *data.Batch
+	for bt, err := range l.Batches(context.Background(), 0) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch = bt
+		break
+	}
+	ctx := context.Background()
+	if _, err := tr.Step(ctx, batch); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tr.Step(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
