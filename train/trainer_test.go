@@ -365,6 +365,9 @@ func TestWriteCurvesFile(t *testing.T) {
 // of the real Fashion-MNIST and checks the test accuracy; it is skipped
 // when the data is not installed.
 func TestFashionMNIST(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on real data; skipped with -short")
+	}
 	trainDS, err := data.Open("fashion-mnist", "train", "")
 	if errors.Is(err, data.ErrNotFound) {
 		t.Skip("Fashion-MNIST is not installed; run shoal data get fashion-mnist")
@@ -376,10 +379,7 @@ func TestFashionMNIST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	examples := 20000
-	if testing.Short() {
-		examples = 8000
-	}
+	const examples = 20000
 	spec, err := nn.LoadSpec("../examples/mlp.yaml")
 	if err != nil {
 		t.Fatal(err)
