@@ -39,7 +39,41 @@ func SgemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, 
 		op.scaleC()
 		return
 	}
+	if m*n*k <= tinyWork {
+		op.tiny()
+		return
+	}
 	sgemm(active, threads, &op)
+}
+
+// tinyWork is the size (m·n·k) up to which packing costs more than it
+// saves and tiny computes C directly.
+const tinyWork = 128
+
+// tiny computes C = alpha·op(A)·op(B) + beta·C with plain loops, for
+// problems so small that setting up the packed path would dominate.
+func (op *operands) tiny() {
+	a, b, c := op.a, op.b, op.c
+	for i := 0; i < op.m; i++ {
+		for j := 0; j < op.n; j++ {
+			var s float32
+			for p := 0; p < op.k; p++ {
+				ai, bj := i*op.lda+p, p*op.ldb+j
+				if op.transA {
+					ai = p*op.lda + i
+				}
+				if op.transB {
+					bj = j*op.ldb + p
+				}
+				s += a[ai] * b[bj]
+			}
+			if op.beta == 0 {
+				c[i*op.ldc+j] = op.alpha * s
+			} else {
+				c[i*op.ldc+j] = op.alpha*s + op.beta*c[i*op.ldc+j]
+			}
+		}
+	}
 }
 
 // operands is one call's arguments, shared read-only by the goroutines

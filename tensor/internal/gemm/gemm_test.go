@@ -224,6 +224,26 @@ func TestSgemmPublic(t *testing.T) {
 	}
 }
 
+// TestSgemmTiny covers every shape up to 6×6×6, where the smallest go
+// through the direct loop and the rest through the packed path.
+func TestSgemmTiny(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 13))
+	for m := 1; m <= 6; m++ {
+		for n := 1; n <= 6; n++ {
+			for k := 1; k <= 6; k++ {
+				for flags := 0; flags < 4; flags++ {
+					beta := scalars[rng.IntN(len(scalars))]
+					p := newProblem(rng, flags&1 != 0, flags&2 != 0, m, n, k, -1.5, beta, 2)
+					got := p.run(func(p *problem, c []float32) {
+						SgemmThreads(2, p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, c, p.ldc)
+					})
+					p.check(t, "SgemmThreads", got)
+				}
+			}
+		}
+	}
+}
+
 func TestSgemmEmpty(t *testing.T) {
 	// Nothing to do, and nil slices are fine for empty matrices.
 	Sgemm(false, false, 0, 5, 3, 1, nil, 3, make([]float32, 15), 5, 0, nil, 5)
