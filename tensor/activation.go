@@ -87,8 +87,8 @@ func tanhKernel(d, x []float32, _ float32) {
 		case v > -0.0625 && v < 0.0625:
 			v2 := v * v
 			d[i] = v * (1 + v2*(-1.0/3+v2*(2.0/15-v2*(17.0/315))))
-		default:
-			d[i] = 1 - 2/(exp32(2*v)+1)
+		default: // |2v| ≤ 18: inside expNormal's range
+			d[i] = 1 - 2/(expNormal(2*v)+1)
 		}
 	}
 }
@@ -116,13 +116,10 @@ func Sigmoid(dst, x *Tensor) {
 func sigmoidKernel(d, x []float32, _ float32) {
 	x = x[:len(d)]
 	for i := range d {
-		v := x[i]
-		if v >= 0 {
-			d[i] = 1 / (1 + exp32(-v))
-		} else {
-			e := exp32(v)
-			d[i] = e / (1 + e)
-		}
+		// 1/(1 + e⁻ᵛ) is accurate on both tails in float32: for large v
+		// the sum rounds to 1, for very negative v the quotient keeps its
+		// relative precision. Clamping keeps e⁻ᵛ finite and inlined.
+		d[i] = 1 / (1 + expNormal(min(max(-x[i], expMinArg), 88.3)))
 	}
 }
 

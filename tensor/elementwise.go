@@ -252,8 +252,12 @@ func Exp(dst, a *Tensor) {
 
 func expKernel(d, a []float32, _ float32) {
 	a = a[:len(d)]
-	for i := range d {
-		d[i] = exp32(a[i])
+	for i, v := range a {
+		if v < -87.3 || v > 88.3 {
+			d[i] = exp32(v)
+			continue
+		}
+		d[i] = expNormal(v)
 	}
 }
 

@@ -27,7 +27,7 @@ func softmaxRow(d, x []float32) (m, s float32) {
 	x = x[:len(d)]
 	m = rowMax(x)
 	for i := range d {
-		e := exp32(x[i] - m)
+		e := expNormal(max(x[i]-m, expMinArg))
 		d[i] = e
 		s += e
 	}
@@ -92,7 +92,7 @@ func logSumExp(x []float32) (m, lse float32) {
 	m = rowMax(x)
 	var s float32
 	for _, v := range x {
-		s += exp32(v - m)
+		s += expNormal(max(v-m, expMinArg))
 	}
 	return m, float32(math.Log(float64(s)))
 }
@@ -114,7 +114,7 @@ func logSoftmaxGradRows(dx, y, dy []float32, cols int) {
 		}
 		yr, gr = yr[:len(d)], gr[:len(d)]
 		for i := range d {
-			d[i] += gr[i] - exp32(yr[i])*s
+			d[i] += gr[i] - expNormal(max(yr[i], expMinArg))*s
 		}
 	}
 }
