@@ -1207,7 +1207,50 @@ func (p *yamlParser) node(ind, depth int) (any, error) {
 		return p.mapping(ind, depth)
 	}
 	p.pos++
-	return parseInline(l.text, l.num, depth)
+	return parseInline(p.joinFlow(l.text), l.num, depth)
+}
+
+// joinFlow returns text with the following lines appended while text
+// starts a flow collection that they continue, so that
+//
+//	layers: [
+//	  {type: flatten},
+//	]
+//
+// reads as one line; it consumes the lines it appends.
+func (p *yamlParser) joinFlow(text string) string {
+	if text[0] != '[' && text[0] != '{' {
+		return text
+	}
+	for flowDepth(text) > 0 && p.pos < len(p.lines) {
+		text += " " + p.lines[p.pos].text
+		p.pos++
+	}
+	return text
+}
+
+// flowDepth counts the brackets text leaves open, outside quotes.
+func flowDepth(text string) int {
+	depth := 0
+	var quote byte
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case quote == '"' && c == '\\':
+			i++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return depth
 }
 
 func (p *yamlParser) sequence(ind, depth int) (any, error) {
@@ -1277,7 +1320,7 @@ func (p *yamlParser) mapping(ind, depth int) (any, error) {
 				}
 			}
 		} else {
-			v, err = parseInline(rest, l.num, depth+1)
+			v, err = parseInline(p.joinFlow(rest), l.num, depth+1)
 		}
 		if err != nil {
 			return nil, err

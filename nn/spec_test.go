@@ -342,6 +342,8 @@ func TestYAMLSubset(t *testing.T) {
 		{"input: [4]\nlayers: [{type: relu}]\nschedule: step:every=10,gamma=0.5\nname: ~",
 			`{"input":[4],"layers":[{"type":"relu"}],"schedule":"step:every=10,gamma=0.5"}`},
 		{"\ufeffinput: [4]\r\nlayers: [{type: relu}]\r\n", `{"input":[4],"layers":[{"type":"relu"}]}`},
+		{"input: [\n  4,\n]\nlayers: [\n  {type: dropout,   # comment\n   rate: 0.5},\n  {type: relu}]\nseed: 3",
+			`{"input":[4],"layers":[{"type":"dropout","rate":0.5},{"type":"relu"}],"seed":3}`},
 		{"input: [4]\nvocab:\nlayers: [{type: dropout, rate: ~}]", `{"input":[4],"vocab":null,"layers":[{"type":"dropout","rate":null}]}`},
 	}
 	for _, tc := range tests {
