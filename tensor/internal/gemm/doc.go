@@ -30,6 +30,12 @@
 // then computes one mr×nr tile of C from one panel of each, holding the
 // whole tile in registers, and applies alpha and beta as it stores. Tiles
 // that stick out of C are computed into a small buffer and added from there.
+// Problems of at most 128 multiply-adds skip all this for a direct loop.
+//
+// Packing a panel whose k steps are strided in memory (op(A) = A, or
+// op(B) = Bᵀ) transposes 4×4 blocks in SSE registers; full 32-wide panels
+// of B are copied by an SSE loop that fetches source rows ahead (both in
+// pack_amd64.s, with portable Go in their place under noasm).
 //
 // The micro-kernels, chosen once at start-up from what the CPU reports:
 //
@@ -49,6 +55,6 @@
 // goroutine packs and multiplies its own rectangle with no further
 // synchronisation. The goroutines beyond the caller's are long-lived
 // workers started on first use (as many as the largest thread count asked
-// for so far); packing buffers come from a sync.Pool, so calls in a steady
-// state allocate nothing.
+// for so far), each keeping its packing buffers; the caller's buffers come
+// from a sync.Pool, so calls in a steady state allocate nothing.
 package gemm

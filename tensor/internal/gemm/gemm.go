@@ -153,8 +153,9 @@ func blockSize(n, limit, unit int) int {
 	return (size + unit - 1) / unit * unit
 }
 
-// workspace holds one goroutine's packing buffers; they are reused through
-// wsPool so that steady-state calls allocate nothing.
+// workspace holds one goroutine's packing buffers. Workers keep one each
+// for good; calling goroutines take one from wsPool, so that steady-state
+// calls allocate nothing.
 type workspace struct {
 	a, b []float32
 	tile []float32 // mr×nr result of an edge tile before it is added to C
@@ -185,15 +186,15 @@ func (ws *workspace) reserve(na, nb, nt int) {
 	}
 }
 
-// part computes rows [m0, m1) and columns [n0, n1) of C with kernel kn.
-func (op *operands) part(kn *kernel, m0, m1, n0, n1 int) {
+// part computes rows [m0, m1) and columns [n0, n1) of C with kernel kn,
+// packing into ws.
+func (op *operands) part(kn *kernel, ws *workspace, m0, m1, n0, n1 int) {
 	mr, nr := kn.mr, kn.nr
 	mb, nb := m1-m0, n1-n0
 	kc := blockSize(op.k, kcMax, 1)
 	mc := blockSize(mb, mcMax, mr)
 	nc := blockSize(nb, ncMax, nr)
 
-	ws := wsPool.Get().(*workspace)
 	ws.reserve(mc*kc, kc*nc, mr*nr)
 	for jc := n0; jc < n1; jc += nc {
 		ncb := min(nc, n1-jc)
@@ -211,6 +212,13 @@ func (op *operands) part(kn *kernel, m0, m1, n0, n1 int) {
 			}
 		}
 	}
+}
+
+// partPooled is part with a workspace from wsPool, for the calling
+// goroutine.
+func (op *operands) partPooled(kn *kernel, m0, m1, n0, n1 int) {
+	ws := wsPool.Get().(*workspace)
+	op.part(kn, ws, m0, m1, n0, n1)
 	wsPool.Put(ws)
 }
 
@@ -267,14 +275,14 @@ var (
 func sgemm(kn *kernel, threads int, op *operands) {
 	work := op.m * op.n * op.k
 	if threads <= 1 || work < minParallelWork {
-		op.part(kn, 0, op.m, 0, op.n)
+		op.partPooled(kn, 0, op.m, 0, op.n)
 		return
 	}
 	tilesM := (op.m + kn.mr - 1) / kn.mr
 	tilesN := (op.n + kn.nr - 1) / kn.nr
 	threads = min(threads, work/workPerThread, tilesM*tilesN, maxThreads)
 	if threads <= 1 {
-		op.part(kn, 0, op.m, 0, op.n)
+		op.partPooled(kn, 0, op.m, 0, op.n)
 		return
 	}
 	gm, gn := gridShape(threads, tilesM, tilesN, kn.mr, kn.nr)
@@ -296,7 +304,7 @@ func sgemm(kn *kernel, threads int, op *operands) {
 		workQueue <- &cl.tasks[i]
 	}
 	first := &cl.tasks[0]
-	cl.op.part(kn, first.m0, first.m1, first.n0, first.n1)
+	cl.op.partPooled(kn, first.m0, first.m1, first.n0, first.n1)
 	cl.wg.Wait()
 	cl.op = operands{} // drop references to the caller's slices
 	callPool.Put(cl)
@@ -360,7 +368,7 @@ type task struct {
 
 // The workers are goroutines started on first use, one fewer than the most
 // threads any call has asked for; they wait on workQueue for the life of
-// the process and hold no memory between tasks.
+// the process, each with its own packing buffers.
 var (
 	workQueue = make(chan *task, maxThreads)
 
@@ -377,9 +385,10 @@ func ensureWorkers(n int) {
 }
 
 func worker() {
+	ws := new(workspace)
 	for t := range workQueue {
 		cl := t.call
-		cl.op.part(t.kn, t.m0, t.m1, t.n0, t.n1)
+		cl.op.part(t.kn, ws, t.m0, t.m1, t.n0, t.n1)
 		cl.wg.Done()
 	}
 }
