@@ -10,6 +10,17 @@
 //	dst := tensor.New(64, 10)
 //	tensor.MatMul(dst, x, w, false, false, false) // dst = x·w
 //
+// Conventions every kernel follows:
+//
+//   - Forward kernels overwrite dst. Gradient kernels (the ...Grad
+//     functions, Conv2DGrad, SumTo with accumulate) ADD into their outputs,
+//     so autograd accumulates gradients without temporaries.
+//   - Binary elementwise kernels broadcast a and b to dst's shape by numpy's
+//     rules: trailing dimensions align and size-1 dimensions stretch.
+//   - A ConvGeom must set its strides; a zero stride panics.
+//   - Results are deterministic for a given thread count; Conv2DGrad's
+//     weight gradient sums per-chunk partial results in a fixed order.
+//
 // Wrong shapes inside a kernel are programmer errors and panic with a message
 // that names the op and both shapes. Intra-op parallelism runs over a worker
 // pool whose size SetThreads changes (default GOMAXPROCS); the GEMM behind
