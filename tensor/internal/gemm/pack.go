@@ -31,11 +31,6 @@ func packB(dst []float32, op *operands, p0, kb, j0, nb, nr int) {
 		case op.transB:
 			// op(B)[p, j] = b[j·ldb + p]: columns of the panel are rows of B.
 			packTransposed(panel, nr, cols, op.b, (j0+jr)*op.ldb+p0, op.ldb, kb)
-		case haveTranspose4 && cols == 32:
-			// The common full panel of the AVX-512 kernel.
-			off := p0*op.ldb + j0 + jr
-			_ = op.b[off+(kb-1)*op.ldb+31]
-			copy32(&panel[0], &op.b[off], op.ldb, kb)
 		default:
 			// op(B)[p, j] = b[p·ldb + j]: each k step is a contiguous run.
 			packRuns(panel, nr, cols, op.b, p0*op.ldb+j0+jr, op.ldb, kb)
@@ -46,6 +41,18 @@ func packB(dst []float32, op *operands, p0, kb, j0, nb, nr int) {
 // packRuns fills one panel of width w from kb runs of n ≤ w contiguous
 // values: panel[p·w + x] = src[off + p·ld + x], zero for x ≥ n.
 func packRuns(panel []float32, w, n int, src []float32, off, ld, kb int) {
+	if haveTranspose4 && n == w && (w == 12 || w == 32) {
+		// Full panels of the AVX-512 kernel: an assembly loop instead of a
+		// call to memmove for every k step.
+		_ = src[off+(kb-1)*ld+w-1]
+		_ = panel[kb*w-1]
+		if w == 12 {
+			copy12(&panel[0], &src[off], ld, kb)
+		} else {
+			copy32(&panel[0], &src[off], ld, kb)
+		}
+		return
+	}
 	for p := 0; p < kb; p++ {
 		d := panel[p*w : p*w+w]
 		copy(d, src[off+p*ld:off+p*ld+n])

@@ -7,10 +7,15 @@ package gemm
 //go:noescape
 func transpose4(dst *float32, dstStride int, src *float32, srcStride int, k int)
 
-// haveTranspose4 says transpose4 and copy32 are the assembly ones.
+// haveTranspose4 says transpose4, copy12 and copy32 are the assembly ones.
 const haveTranspose4 = true
 
 // copy32 is implemented in pack_amd64.s.
 //
 //go:noescape
 func copy32(dst *float32, src *float32, srcStride int, k int)
+
+// copy12 is implemented in pack_amd64.s.
+//
+//go:noescape
+func copy12(dst *float32, src *float32, srcStride int, k int)

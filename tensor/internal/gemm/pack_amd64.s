@@ -93,3 +93,34 @@ copyloop:
 
 copydone:
 	RET
+
+// func copy12(dst *float32, src *float32, srcStride int, k int)
+//
+// For p < k: dst[12p : 12p+12] = src[p·srcStride : p·srcStride+12]: one
+// full 12-row panel of A stored transposed, whose k steps are contiguous.
+TEXT ·copy12(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ srcStride+16(FP), R9
+	SHLQ $2, R9
+	MOVQ k+24(FP), CX
+	LEAQ (R9)(R9*2), R10
+	SHLQ $1, R10 // six rows ahead
+	TESTQ CX, CX
+	JEQ copy12done
+
+copy12loop:
+	PREFETCHT0 (SI)(R10*1)
+	MOVUPS (SI), X0
+	MOVUPS 16(SI), X1
+	MOVUPS 32(SI), X2
+	MOVUPS X0, (DI)
+	MOVUPS X1, 16(DI)
+	MOVUPS X2, 32(DI)
+	ADDQ R9, SI
+	ADDQ $48, DI
+	DECQ CX
+	JNE copy12loop
+
+copy12done:
+	RET

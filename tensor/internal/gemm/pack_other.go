@@ -13,3 +13,7 @@ func transpose4(dst *float32, dstStride int, src *float32, srcStride int, k int)
 func copy32(dst *float32, src *float32, srcStride int, k int) {
 	panic("gemm: copy32 called without assembly")
 }
+
+func copy12(dst *float32, src *float32, srcStride int, k int) {
+	panic("gemm: copy12 called without assembly")
+}
