@@ -419,6 +419,9 @@ func (s *ScheduleSpec) validate(path string) error {
 	return nil
 }
 
+// MaxSpecSize caps the size of a spec document.
+const MaxSpecSize = 1 << 20
+
 // ParseSpec reads a spec written in YAML or JSON (JSON when the document
 // starts with '{') and validates it. Unknown fields, values of the wrong
 // type and invalid values are errors naming the field path, for example
@@ -429,6 +432,9 @@ func (s *ScheduleSpec) validate(path string) error {
 // single- and double-quoted scalars and comments. Anchors, aliases, tags,
 // multi-line scalars and several documents in one file are rejected.
 func ParseSpec(data []byte) (*Spec, error) {
+	if len(data) > MaxSpecSize {
+		return nil, specErrorf("", "document of %d bytes is larger than %d; a spec declares layers, not data", len(data), MaxSpecSize)
+	}
 	tree, err := decodeDocument(data)
 	if err != nil {
 		return nil, err
@@ -1222,17 +1228,25 @@ func (p *yamlParser) joinFlow(text string) string {
 	if text[0] != '[' && text[0] != '{' {
 		return text
 	}
-	for flowDepth(text) > 0 && p.pos < len(p.lines) {
-		text += " " + p.lines[p.pos].text
+	depth, quote := flowDepth(text, 0, 0)
+	if depth <= 0 || p.pos == len(p.lines) {
+		return text
+	}
+	var b strings.Builder
+	b.WriteString(text)
+	for depth > 0 && p.pos < len(p.lines) {
+		line := p.lines[p.pos].text
+		b.WriteByte(' ')
+		b.WriteString(line)
+		depth, quote = flowDepth(line, depth, quote)
 		p.pos++
 	}
-	return text
+	return b.String()
 }
 
-// flowDepth counts the brackets text leaves open, outside quotes.
-func flowDepth(text string) int {
-	depth := 0
-	var quote byte
+// flowDepth continues counting the brackets left open, outside quotes,
+// from depth and the open quote (0 for none) over text.
+func flowDepth(text string, depth int, quote byte) (int, byte) {
 	for i := 0; i < len(text); i++ {
 		c := text[i]
 		switch {
@@ -1250,7 +1264,7 @@ func flowDepth(text string) int {
 			depth--
 		}
 	}
-	return depth
+	return depth, quote
 }
 
 func (p *yamlParser) sequence(ind, depth int) (any, error) {

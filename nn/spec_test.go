@@ -231,6 +231,7 @@ func TestSpecErrors(t *testing.T) {
 		{"yaml unclosed", "input: [4, 5\nlayers: [{type: relu}]", "yaml line 1: want ',' or ']'"},
 		{"yaml indentation", "input: [4]\nlayers:\n  - {type: relu}\n    - {type: relu}", "yaml line 4: unexpected indentation"},
 		{"yaml two documents", "input: [4]\n---\nlayers: []", "yaml line 2: a second document"},
+		{"too large", strings.Repeat("# padding\n", nn.MaxSpecSize/10+1), "spec: document of 1048580 bytes is larger than 1048576"},
 		{"json syntax", `{"input": [4], "layers": [}`, "spec: bad JSON"},
 		{"json unknown", `{"input": [4], "layers": [{"type": "relu", "size": 3}]}`, "spec: layers[0].size: unknown field"},
 	}
