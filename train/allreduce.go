@@ -14,16 +14,22 @@ import (
 
 // Bucket sizes the automatic plan chooses between: at least minAutoBucket
 // bytes, so that the fixed cost of one allreduce stays small, and at most
-// maxAutoBucket, so that the first bucket starts early in backward.
+// maxAutoBucket, so that a large layer is reduced in several operations
+// that the optimizer does not all wait for at once.
 const (
-	minAutoBucket = 64 << 10
-	maxAutoBucket = 4 << 20
-	autoBuckets   = 4 // the plan aims at this many buckets per model
+	minAutoBucket = 256 << 10
+	maxAutoBucket = 1 << 20
+	autoBuckets   = 8 // the plan aims at this many buckets per model
+	// firstBucketDivisor makes the first bucket (the last layers, whose
+	// gradients are ready first) at most this fraction of the others, so
+	// that communication starts early in backward.
+	firstBucketDivisor = 4
 )
 
 // AutoBucketBytes returns the bucket size the allreduce strategy uses for a
-// model of n parameters when none is given: about a quarter of the gradient
-// arena, within [64 KiB, 4 MiB]. Every rank computes the same size.
+// model of n parameters when none is given: about an eighth of the
+// gradient arena, within [256 KiB, 1 MiB]. Every rank computes the same
+// size.
 func AutoBucketBytes(n int) int {
 	return min(max(4*n/autoBuckets, minAutoBucket), maxAutoBucket)
 }
@@ -32,35 +38,98 @@ func AutoBucketBytes(n int) int {
 // by one allreduce.
 type gradBucket struct {
 	lo, hi  int
-	params  int // parameters whose gradients it holds
+	params  int // parameters whose gradients overlap it
 	pending int // of them, not yet ready in this step
 	handle  *collective.Handle
 	start   time.Time
 	done    time.Time
 }
 
-// planGradBuckets groups the model's parameters into contiguous arena
-// ranges of about bucketBytes, starting from the end of the arena: backward
-// finishes the last layer's gradients first, so bucket 0 (the arena's end)
-// becomes ready first. It returns the buckets and, per parameter, the index
-// of its bucket.
-func planGradBuckets(params []*nn.Param, bucketBytes int) ([]gradBucket, []int) {
-	limit := max(1, bucketBytes/4)
-	var bs []gradBucket
-	of := make([]int, len(params))
-	for i := len(params) - 1; i >= 0; i-- {
-		p := params[i]
-		size := len(p.Grad.Data)
-		if n := len(bs); n > 0 && bs[n-1].hi-bs[n-1].lo+size <= limit {
-			bs[n-1].lo = p.Offset
-			bs[n-1].params++
-			of[i] = n - 1
+// paramGroup is a run of adjacent parameters of one layer: their
+// gradients become final together (one backward operation computes them),
+// so a bucket boundary between them would only delay the first part.
+type paramGroup struct {
+	first, last int // indices into the model's parameters, inclusive
+	lo, hi      int // the arena range they cover
+}
+
+// layerOf returns the layer index a parameter's name starts with ("3."
+// for the fourth layer), or -1-i for an unnamed parameter i, which then
+// forms a group of its own.
+func layerOf(p *nn.Param, i int) int {
+	name := p.Name
+	n := 0
+	for k := 0; k < len(name); k++ {
+		c := name[k]
+		if c == '.' && k > 0 {
+			return n
+		}
+		if c < '0' || c > '9' || n > 1<<20 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return -1 - i
+}
+
+// groupParams splits params (laid out in arena order) into runs of the
+// same layer.
+func groupParams(params []*nn.Param) []paramGroup {
+	var gs []paramGroup
+	for i, p := range params {
+		lo, hi := p.Offset, p.Offset+len(p.Grad.Data)
+		if n := len(gs); n > 0 && layerOf(params[gs[n-1].last], gs[n-1].last) == layerOf(p, i) && gs[n-1].hi == lo {
+			gs[n-1].last, gs[n-1].hi = i, hi
 			continue
 		}
-		// A parameter that does not fit starts a new bucket (one larger
-		// than the limit gets a bucket of its own).
-		bs = append(bs, gradBucket{lo: p.Offset, hi: p.Offset + size, params: 1})
-		of[i] = len(bs) - 1
+		gs = append(gs, paramGroup{first: i, last: i, lo: lo, hi: hi})
+	}
+	return gs
+}
+
+// planGradBuckets lays buckets over the gradient arena from its end, since
+// backward finishes the last layer's gradients first: bucket 0 becomes
+// ready first. Parameters of one layer stay together (their gradients are
+// ready at the same moment); a layer is not added to a bucket it would
+// push past the limit, and a layer larger than the limit is cut into
+// nearly equal buckets within it. The first bucket's limit is a quarter of
+// bucketBytes, so that communication starts while the earlier layers are
+// still in backward. It returns the buckets and, per parameter, the
+// indices of the buckets its gradient overlaps.
+func planGradBuckets(params []*nn.Param, bucketBytes int) ([]gradBucket, [][]int) {
+	limit := max(1, bucketBytes/4)
+	firstLimit := max(1, limit/firstBucketDivisor)
+	var bs []gradBucket
+	groups := groupParams(params)
+	for g := len(groups) - 1; g >= 0; g-- {
+		gr := groups[g]
+		size := gr.hi - gr.lo
+		lim := limit
+		if len(bs) <= 1 {
+			lim = firstLimit // bucket 0 is open or about to be
+		}
+		if n := len(bs); n > 0 && bs[n-1].hi-bs[n-1].lo+size <= lim {
+			bs[n-1].lo = gr.lo
+			continue
+		}
+		// A new bucket, or ceil(size/limit) of them for a large layer.
+		if len(bs) > 0 {
+			lim = limit
+		}
+		parts := (size + lim - 1) / lim
+		for k := parts - 1; k >= 0; k-- {
+			bs = append(bs, gradBucket{lo: gr.lo + size*k/parts, hi: gr.lo + size*(k+1)/parts})
+		}
+	}
+	of := make([][]int, len(params))
+	for i, p := range params {
+		lo, hi := p.Offset, p.Offset+len(p.Grad.Data)
+		for k := range bs {
+			if bs[k].lo < hi && lo < bs[k].hi {
+				of[i] = append(of[i], k)
+				bs[k].params++
+			}
+		}
 	}
 	return bs, of
 }
@@ -90,9 +159,10 @@ type AllReduce struct {
 	model   *nn.Model
 	opts    AllReduceOptions
 	buckets []gradBucket
-	// bucketOf maps a parameter's variable to its bucket; built once.
-	bucketOf map[*autograd.Var]int
-	next     int // the first bucket not yet started in this step
+	// bucketsOf maps a parameter's variable to the buckets its gradient
+	// overlaps; built once.
+	bucketsOf map[*autograd.Var][]int
+	next      int // the first bucket not yet started in this step
 
 	stepStart, backwardEnd time.Time
 	timing                 StepTiming
@@ -119,11 +189,11 @@ func NewAllReduce(ctx context.Context, comm *collective.Communicator, model *nn.
 			return nil, fmt.Errorf("train: broadcasting buffers from rank 0: %w", err)
 		}
 	}
-	a := &AllReduce{comm: comm, model: model, opts: opts, bucketOf: make(map[*autograd.Var]int, len(model.Params))}
-	var of []int
+	a := &AllReduce{comm: comm, model: model, opts: opts, bucketsOf: make(map[*autograd.Var][]int, len(model.Params))}
+	var of [][]int
 	a.buckets, of = planGradBuckets(model.Params, opts.BucketBytes)
 	for i, p := range model.Params {
-		a.bucketOf[p.Var] = of[i]
+		a.bucketsOf[p.Var] = of[i]
 	}
 	return a, nil
 }
@@ -161,11 +231,13 @@ func (a *AllReduce) BeginStep(_ context.Context, step int64, _ []float32) error 
 // bucket that is complete, in bucket order (all ranks issue the same
 // operations in the same order).
 func (a *AllReduce) GradReady(ctx context.Context, p *autograd.Var) {
-	k, ok := a.bucketOf[p]
+	ks, ok := a.bucketsOf[p]
 	if !ok {
 		return
 	}
-	a.buckets[k].pending--
+	for _, k := range ks {
+		a.buckets[k].pending--
+	}
 	a.pollDone()
 	grads := a.model.Grads()
 	for a.next < len(a.buckets) && a.buckets[a.next].pending == 0 {

@@ -156,34 +156,76 @@ func TestAllReduceDeterministic(t *testing.T) {
 }
 
 func TestPlanGradBuckets(t *testing.T) {
-	m, _ := equivalenceModel(t, 1)
-	for _, bytes := range []int{4, 256, 1 << 10, 1 << 20} {
+	m, _ := equivalenceModel(t, 1) // layers of 288, 528 and 68 parameters
+	for _, bytes := range []int{4, 256, 1 << 10, 4 << 10, 1 << 20} {
 		bs, of := planGradBuckets(m.Params, bytes)
-		// Buckets tile the arena from its end to its start.
+		limit, firstLimit := max(1, bytes/4), max(1, bytes/16)
+		// Buckets tile the arena from its end to its start, within limits.
 		end := m.NumParams()
 		for i, b := range bs {
 			if b.hi != end || b.lo >= b.hi {
 				t.Fatalf("bucket size %d: bucket %d is [%d, %d); want it to end at %d", bytes, i, b.lo, b.hi, end)
 			}
-			if b.hi-b.lo > bytes/4 && b.params > 1 {
-				t.Errorf("bucket size %d: bucket %d holds %d elements in %d parameters; want at most %d unless it is one parameter", bytes, i, b.hi-b.lo, b.params, bytes/4)
+			lim := limit
+			if i == 0 {
+				lim = firstLimit
+			}
+			if b.hi-b.lo > lim {
+				t.Errorf("bucket size %d: bucket %d holds %d elements; want at most %d", bytes, i, b.hi-b.lo, lim)
 			}
 			end = b.lo
 		}
 		if end != 0 {
 			t.Errorf("bucket size %d: buckets stop at %d; want them to cover the arena down to 0", bytes, end)
 		}
+		// Each parameter's buckets cover exactly its range, and each
+		// bucket counts the parameters that overlap it.
+		count := make([]int, len(bs))
 		for i, p := range m.Params {
-			b := bs[of[i]]
-			if p.Offset < b.lo || p.Offset+len(p.Grad.Data) > b.hi {
-				t.Errorf("bucket size %d: parameter %d [%d, +%d) is not inside its bucket [%d, %d)", bytes, i, p.Offset, len(p.Grad.Data), b.lo, b.hi)
+			lo, hi := p.Offset, p.Offset+len(p.Grad.Data)
+			covered := 0
+			for _, k := range of[i] {
+				count[k]++
+				covered += min(hi, bs[k].hi) - max(lo, bs[k].lo)
+			}
+			if covered != hi-lo {
+				t.Errorf("bucket size %d: parameter %d [%d, %d) is covered for %d elements by buckets %v; want %d", bytes, i, lo, hi, covered, of[i], hi-lo)
+			}
+		}
+		for k, b := range bs {
+			if count[k] != b.params {
+				t.Errorf("bucket size %d: bucket %d counts %d parameters; %d overlap it", bytes, k, b.params, count[k])
 			}
 		}
 	}
 }
 
+func TestPlanGradBucketsKeepsLayersTogether(t *testing.T) {
+	m, _ := equivalenceModel(t, 1) // layers of 288, 528 and 68 parameters
+	// With room for a whole layer, no bucket boundary falls inside one:
+	// weight and bias of a layer are ready at the same moment.
+	bs, _ := planGradBuckets(m.Params, 4*1024)
+	starts := map[int]bool{}
+	for _, g := range groupParams(m.Params) {
+		starts[g.lo] = true
+	}
+	for i, b := range bs {
+		if !starts[b.lo] {
+			t.Errorf("bucket %d starts at %d, inside a layer; layers start at %v", i, b.lo, starts)
+		}
+	}
+	// The first bucket holds only the last layer, so that its allreduce
+	// starts before backward reaches the layers before it.
+	if last := m.Params[len(m.Params)-2].Offset; bs[0].lo != last {
+		t.Errorf("first bucket is [%d, %d); want it to hold the last layer only, from %d", bs[0].lo, bs[0].hi, last)
+	}
+	if gs := groupParams(m.Params); len(gs) != 3 {
+		t.Errorf("groupParams found %d layers; want 3 (weight and bias of each dense layer)", len(gs))
+	}
+}
+
 func TestAutoBucketBytes(t *testing.T) {
-	for _, c := range []struct{ n, want int }{{10, 64 << 10}, {1 << 20, 1 << 20}, {1 << 26, 4 << 20}} {
+	for _, c := range []struct{ n, want int }{{10, 256 << 10}, {1 << 20, 512 << 10}, {1 << 26, 1 << 20}} {
 		if got := AutoBucketBytes(c.n); got != c.want {
 			t.Errorf("AutoBucketBytes(%d) = %d; want %d", c.n, got, c.want)
 		}

@@ -27,6 +27,7 @@ var launchFlags struct {
 	strategy, psMode      string
 	bucketBytes, avgEvery int
 	stepLog, timeline     string
+	transport             string
 	slowRank              int
 	slowFactor            float64
 }
@@ -42,6 +43,7 @@ func init() {
 	f.IntVar(&fl.avgEvery, "average-every", 1, "with --strategy average: steps between parameter averagings")
 	f.StringVar(&fl.stepLog, "step-log", "", "with --workers: per-step timings as JSON lines ({rank} is replaced; default DIR/steps-{rank}.jsonl)")
 	f.StringVar(&fl.timeline, "timeline", "", "with --workers: write a Chrome-trace timeline of every rank to this file")
+	f.StringVar(&fl.transport, "transport", "tcp", "with --workers: data plane between workers: tcp, shm or auto")
 	f.IntVar(&fl.slowRank, "debug-slow-rank", -1, "debug: slow the worker launched n-th down")
 	f.Float64Var(&fl.slowFactor, "debug-slow", 2, "debug: the factor --debug-slow-rank slows by")
 	_ = f.MarkHidden("debug-slow-rank")
@@ -136,7 +138,7 @@ func runLaunch(cmd *cobra.Command) error {
 		id := fmt.Sprintf("w%d", i)
 		args := append([]string{"worker", "--id", id, "--strategy", fl.strategy, "--out", tf.out,
 			"--bucket-bytes", fmt.Sprint(fl.bucketBytes), "--average-every", fmt.Sprint(fl.avgEvery),
-			"--step-log", stepLog}, common...)
+			"--step-log", stepLog, "--transport", fl.transport}, common...)
 		if timelineParts != "" {
 			args = append(args, "--timeline", timelineParts)
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -124,6 +125,7 @@ var workerFlags struct {
 	job                    jobFlags
 	id, listen, strategy   string
 	out, stepLog, timeline string
+	transport              string
 	bucketBytes            int
 	averageEvery           int
 	slow                   float64
@@ -160,6 +162,7 @@ func init() {
 	f.StringVar(&fl.out, "out", "", "output directory rank 0 writes the model and results to")
 	f.StringVar(&fl.stepLog, "step-log", "", "write per-step timings as JSON lines to this file ({rank} is replaced)")
 	f.StringVar(&fl.timeline, "timeline", "", "write a Chrome-trace timeline to this file ({rank} is replaced)")
+	f.StringVar(&fl.transport, "transport", "tcp", "data plane between workers: tcp, shm (one host) or auto (shared memory between workers on one host, else TCP)")
 	f.IntVar(&fl.bucketBytes, "bucket-bytes", 0, "allreduce bucket size in bytes (0 = automatic)")
 	f.IntVar(&fl.averageEvery, "average-every", 1, "average: steps between two parameter averagings")
 	f.Float64Var(&fl.slow, "debug-slow", 0, "debug: stretch every step by this factor (2 = twice as slow)")
@@ -217,6 +220,11 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		return usageErrorf("worker: --data is required; for example --data fashion-mnist")
 	}
 	threads := setThreads(fl.job.threads)
+	// One more scheduler thread than kernel threads: the collective's and
+	// the parameter-server client's goroutines then run beside backward
+	// instead of waiting for it to yield, which is what lets gradient
+	// communication overlap computation.
+	runtime.GOMAXPROCS(threads + 1)
 	spec, err := fl.job.loadSpec(cmd)
 	if err != nil {
 		return err
@@ -351,7 +359,7 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	bucketBytes := 0
 	switch fl.strategy {
 	case "allreduce", "average":
-		comm, err := collective.Dial(ctx, collective.Config{Rank: rank, Addrs: addrs, Listener: ln})
+		comm, err := collective.Dial(ctx, collective.Config{Rank: rank, Addrs: addrs, Listener: ln, Transport: fl.transport})
 		if err != nil {
 			return fmt.Errorf("worker: rank %d: connecting to the other workers: %w", rank, err)
 		}
