@@ -285,7 +285,7 @@ func sgemm(kn *kernel, threads int, op *operands) {
 		op.partPooled(kn, 0, op.m, 0, op.n)
 		return
 	}
-	gm, gn := gridShape(threads, tilesM, tilesN, kn.mr, kn.nr)
+	gm, gn := gridShape(threads, tilesM, tilesN, kn.mr, kn.nr, packCost(!op.transA), packCost(op.transB))
 
 	cl := callPool.Get().(*call)
 	cl.op = *op
@@ -318,10 +318,21 @@ func span(tiles, parts, i, unit, n int) (lo, hi int) {
 	return lo, hi
 }
 
+// packCost is the cost of packing one row of A or column of B per k step,
+// in multiply-adds of the micro-kernel: about twice as much when the
+// packing transposes as when it copies runs.
+func packCost(transposing bool) int {
+	if transposing {
+		return 48
+	}
+	return 24
+}
+
 // gridShape picks gm×gn == threads rectangles for a tilesM×tilesN tile
 // grid, minimising the largest rectangle's work plus the packing each
-// rectangle repeats (A for its rows, B for its columns).
-func gridShape(threads, tilesM, tilesN, mr, nr int) (gm, gn int) {
+// rectangle repeats: all of A's rows it covers, at costA each, and all
+// of B's columns, at costB.
+func gridShape(threads, tilesM, tilesN, mr, nr, costA, costB int) (gm, gn int) {
 	best := -1
 	for d := 1; d <= threads; d++ {
 		if threads%d != 0 || d > tilesM || threads/d > tilesN {
@@ -329,7 +340,7 @@ func gridShape(threads, tilesM, tilesN, mr, nr int) (gm, gn int) {
 		}
 		rows := (tilesM + d - 1) / d * mr
 		cols := (tilesN + threads/d - 1) / (threads / d) * nr
-		cost := rows*cols + 32*(rows+cols)
+		cost := rows*cols + costA*rows + costB*cols
 		if best < 0 || cost < best {
 			best, gm, gn = cost, d, threads/d
 		}

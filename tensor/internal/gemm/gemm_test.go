@@ -342,14 +342,14 @@ func TestGridShape(t *testing.T) {
 		threads, tilesM, tilesN int
 		gm, gn                  int
 	}{
-		{2, 86, 32, 2, 1}, // 1024×1024 with 12×32 tiles: cut the longer side
+		{2, 86, 32, 2, 1}, // 1024×1024: halves of m repack B, cheaper than repacking A
 		{2, 11, 8, 1, 2},  // 128×256: halves of n pad less than halves of m
 		{2, 1, 8, 1, 2},   // one row of tiles: split the columns
 		{4, 86, 32, 2, 2},
 		{3, 1, 1, 1, 1}, // nothing to share
 	}
 	for _, tc := range tests {
-		gm, gn := gridShape(tc.threads, tc.tilesM, tc.tilesN, 12, 32)
+		gm, gn := gridShape(tc.threads, tc.tilesM, tc.tilesN, 12, 32, packCost(true), packCost(false))
 		if gm != tc.gm || gn != tc.gn {
 			t.Errorf("gridShape(%d, %d, %d) = %d×%d; want %d×%d", tc.threads, tc.tilesM, tc.tilesN, gm, gn, tc.gm, tc.gn)
 		}
