@@ -163,6 +163,10 @@ type AllReduce struct {
 	// overlaps; built once.
 	bucketsOf map[*autograd.Var][]int
 	next      int // the first bucket not yet started in this step
+	// weight, when weighted, scales this rank's gradients before a sum
+	// over ranks (workers with batches of different sizes).
+	weight   float32
+	weighted bool
 
 	stepStart, backwardEnd time.Time
 	timing                 StepTiming
@@ -196,6 +200,31 @@ func NewAllReduce(ctx context.Context, comm *collective.Communicator, model *nn.
 		a.bucketsOf[p.Var] = of[i]
 	}
 	return a, nil
+}
+
+// SetWeight makes the gradient this rank contributes count w times
+// (w = this rank's batch size / the global batch) in a sum over ranks,
+// instead of the plain mean: with --balance, workers take batches of
+// different sizes, and the weighted sum is the gradient of the whole
+// global batch, the one a single worker would compute. The weights of all
+// ranks must add up to 1. A weight <= 0 returns to the mean.
+func (a *AllReduce) SetWeight(w float64) {
+	a.weight, a.weighted = float32(w), w > 0
+}
+
+// startBucket starts the allreduce of bucket k.
+func (a *AllReduce) startBucket(ctx context.Context, grads []float32, k int) {
+	b := &a.buckets[k]
+	b.start = time.Now()
+	g := grads[b.lo:b.hi]
+	if !a.weighted {
+		b.handle = a.comm.AllReduceAsync(ctx, g, collective.Mean)
+		return
+	}
+	for i := range g {
+		g[i] *= a.weight
+	}
+	b.handle = a.comm.AllReduceAsync(ctx, g, collective.Sum)
 }
 
 // Buckets returns the arena ranges [lo, hi) of the buckets in the order
@@ -241,9 +270,7 @@ func (a *AllReduce) GradReady(ctx context.Context, p *autograd.Var) {
 	a.pollDone()
 	grads := a.model.Grads()
 	for a.next < len(a.buckets) && a.buckets[a.next].pending == 0 {
-		b := &a.buckets[a.next]
-		b.start = time.Now()
-		b.handle = a.comm.AllReduceAsync(ctx, grads[b.lo:b.hi], collective.Mean)
+		a.startBucket(ctx, grads, a.next)
 		a.next++
 	}
 }
@@ -269,9 +296,7 @@ func (a *AllReduce) ExchangeGrads(ctx context.Context, grads []float32) error {
 	a.backwardEnd = time.Now()
 	a.pollDone()
 	for ; a.next < len(a.buckets); a.next++ {
-		b := &a.buckets[a.next]
-		b.start = time.Now()
-		b.handle = a.comm.AllReduceAsync(ctx, grads[b.lo:b.hi], collective.Mean)
+		a.startBucket(ctx, grads, a.next)
 	}
 	var first error
 	for i := range a.buckets {

@@ -1,0 +1,160 @@
+package train
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shoal-dl/shoal/collective"
+	"github.com/shoal-dl/shoal/collective/collectivetest"
+	"github.com/shoal-dl/shoal/data"
+	"github.com/shoal-dl/shoal/nn"
+)
+
+func TestBalanceBatches(t *testing.T) {
+	for _, c := range []struct {
+		global int
+		speeds []float64
+		want   []int
+	}{
+		{64, []float64{1, 1}, []int{32, 32}},
+		{64, []float64{2, 1}, []int{43, 21}},
+		{64, []float64{1, 2}, []int{21, 43}},
+		{10, []float64{1, 1, 1}, []int{4, 3, 3}},
+		{4, []float64{1000, 1, 1, 1}, []int{1, 1, 1, 1}},
+		{5, []float64{1000, 1, 1}, []int{3, 1, 1}},
+		{64, []float64{0, 5}, []int{32, 32}},           // unknown speed: even split
+		{64, []float64{math.Inf(1), 5}, []int{32, 32}}, // nonsense: even split
+		{128, []float64{3000, 1000, 1000, 0.5}, []int{77, 25, 25, 1}},
+	} {
+		got, err := BalanceBatches(c.global, c.speeds)
+		if err != nil {
+			t.Errorf("BalanceBatches(%d, %v): %v", c.global, c.speeds, err)
+			continue
+		}
+		sum := 0
+		for _, b := range got {
+			sum += b
+		}
+		if sum != c.global || !slices.Equal(got, c.want) {
+			t.Errorf("BalanceBatches(%d, %v) = %v (sum %d); want %v", c.global, c.speeds, got, sum, c.want)
+		}
+	}
+	if _, err := BalanceBatches(2, []float64{1, 1, 1}); err == nil {
+		t.Error("BalanceBatches(2, three workers) gave no error; want one: each worker needs an example")
+	}
+}
+
+// TestWeightedAllReduceEquivalence is the oracle of --balance: workers with
+// batches of different sizes, their gradients weighted by batch size, end
+// with the weights of one worker taking the whole global batch.
+func TestWeightedAllReduceEquivalence(t *testing.T) {
+	const steps = 20
+	for _, sizes := range [][]int{{3, 13}, {10, 2, 4}} {
+		global := 0
+		for _, b := range sizes {
+			global += b
+		}
+		world := len(sizes)
+		x, labels := equivalenceData(global*steps, 11)
+		ref, opt := equivalenceModel(t, 1)
+		tr, err := New(ref, Options{Optimizer: opt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step := range steps {
+			if _, err := tr.Step(context.Background(), batchOf(x, labels, step*global, (step+1)*global)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := ref.Values()
+		got := make([][]float32, world)
+		var mu sync.Mutex
+		collectivetest.Run(t, world, func(c *collective.Communicator) {
+			ctx := context.Background()
+			m, opt := equivalenceModel(t, uint64(1+c.Rank()))
+			s, err := NewAllReduce(ctx, c, m, AllReduceOptions{BucketBytes: 256})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			s.SetWeight(float64(sizes[c.Rank()]) / float64(global))
+			tr, err := New(m, Options{Optimizer: opt, Strategy: s})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			off := 0
+			for _, b := range sizes[:c.Rank()] {
+				off += b
+			}
+			for step := range steps {
+				lo := step*global + off
+				if _, err := tr.Step(ctx, batchOf(x, labels, lo, lo+sizes[c.Rank()])); err != nil {
+					t.Errorf("rank %d: %v", c.Rank(), err)
+					return
+				}
+			}
+			mu.Lock()
+			got[c.Rank()] = append([]float32(nil), m.Values()...)
+			mu.Unlock()
+		})
+		scale := 0.0
+		for _, v := range want {
+			scale = max(scale, math.Abs(float64(v)))
+		}
+		for r, g := range got {
+			if g == nil {
+				t.Fatalf("sizes %v: rank %d returned no weights", sizes, r)
+			}
+			worst := 0.0
+			for i := range want {
+				worst = max(worst, math.Abs(float64(g[i]-want[i]))/scale)
+			}
+			if worst > 1e-5 {
+				t.Errorf("batch sizes %v: rank %d differs from one worker with batch %d by %.3g (relative to the largest weight); want <= 1e-5", sizes, r, global, worst)
+			}
+		}
+	}
+}
+
+func TestExchangeSpeeds(t *testing.T) {
+	const world = 3
+	collectivetest.Run(t, world, func(c *collective.Communicator) {
+		got, err := ExchangeSpeeds(context.Background(), c, float64(100*(c.Rank()+1)))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if want := []float64{100, 200, 300}; !slices.Equal(got, want) {
+			t.Errorf("rank %d: ExchangeSpeeds = %v; want %v", c.Rank(), got, want)
+		}
+	})
+}
+
+func TestMeasureThroughput(t *testing.T) {
+	x, labels := equivalenceData(64, 2)
+	y := make([]float32, len(labels))
+	for i, l := range labels {
+		y[i] = float32(l)
+	}
+	ds, err := data.NewInMemory(x, []int{8}, y, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func() (*nn.Model, error) { m, _ := equivalenceModel(t, 1); return m, nil }
+	speed, err := MeasureThroughput(context.Background(), build, nil, loader, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(speed > 0) || math.IsInf(speed, 0) {
+		t.Errorf("MeasureThroughput = %v examples/s; want a positive finite speed", speed)
+	}
+}
