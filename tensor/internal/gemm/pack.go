@@ -70,7 +70,14 @@ func packTransposed(panel []float32, w, n int, src []float32, off, ld, kb int) {
 			// Check once what the assembly will touch.
 			_ = src[off+(x+3)*ld+k4-1]
 			_ = panel[(k4-1)*w+x+3]
-			transpose4(&panel[x], w, &src[off+x*ld], ld, k4)
+			if k8 := kb &^ 7; haveAVX && k8 > 0 {
+				transpose4x8(&panel[x], w, &src[off+x*ld], ld, k8)
+				if k8 < k4 {
+					transpose4(&panel[k8*w+x], w, &src[off+x*ld+k8], ld, k4-k8)
+				}
+			} else {
+				transpose4(&panel[x], w, &src[off+x*ld], ld, k4)
+			}
 			for r := x; r < x+4 && k4 < kb; r++ {
 				row := src[off+r*ld+k4 : off+r*ld+kb]
 				scatter(panel[k4*w+r:], row, w)

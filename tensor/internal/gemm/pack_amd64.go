@@ -19,3 +19,12 @@ func copy32(dst *float32, src *float32, srcStride int, k int)
 //
 //go:noescape
 func copy12(dst *float32, src *float32, srcStride int, k int)
+
+// transpose4x8 is implemented in pack_amd64.s; it needs AVX.
+//
+//go:noescape
+func transpose4x8(dst *float32, dstStride int, src *float32, srcStride int, k int)
+
+// haveAVX says transpose4x8 may run: the CPU has AVX2 and FMA, which is
+// what the faster kernels need too.
+var haveAVX, _ = cpuFeatures()

@@ -124,3 +124,54 @@ copy12loop:
 
 copy12done:
 	RET
+
+// func transpose4x8(dst *float32, dstStride int, src *float32, srcStride int, k int)
+//
+// transpose4 for k a multiple of 8, with AVX: four rows are read 8 values
+// at a time and transposed within each 128-bit lane, so one round of
+// shuffles serves two groups of four k steps. Needs AVX.
+TEXT ·transpose4x8(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R9
+	SHLQ $2, R9
+	MOVQ k+32(FP), CX
+	LEAQ (SI)(R9*2), R10
+	LEAQ (R8)(R8*2), R11
+	LEAQ (DI)(R8*4), R12 // k steps 4…7 of each group of 8
+	SHRQ $3, CX
+	JEQ t8done
+
+t8loop:
+	VMOVUPS (SI), Y0        // a0 … a7
+	VMOVUPS (SI)(R9*1), Y1  // b0 … b7
+	VMOVUPS (R10), Y2       // c0 … c7
+	VMOVUPS (R10)(R9*1), Y3 // d0 … d7
+	VUNPCKLPS Y1, Y0, Y4    // a0 b0 a1 b1 | a4 b4 a5 b5
+	VUNPCKHPS Y1, Y0, Y5    // a2 b2 a3 b3 | a6 b6 a7 b7
+	VUNPCKLPS Y3, Y2, Y6    // c0 d0 c1 d1 | c4 d4 c5 d5
+	VUNPCKHPS Y3, Y2, Y7    // c2 d2 c3 d3 | c6 d6 c7 d7
+	VSHUFPS $0x44, Y6, Y4, Y0 // a0 b0 c0 d0 | a4 b4 c4 d4
+	VSHUFPS $0xee, Y6, Y4, Y1 // a1 b1 c1 d1 | a5 b5 c5 d5
+	VSHUFPS $0x44, Y7, Y5, Y2 // a2 b2 c2 d2 | a6 b6 c6 d6
+	VSHUFPS $0xee, Y7, Y5, Y3 // a3 b3 c3 d3 | a7 b7 c7 d7
+	VMOVUPS X0, (DI)
+	VMOVUPS X1, (DI)(R8*1)
+	VMOVUPS X2, (DI)(R8*2)
+	VMOVUPS X3, (DI)(R11*1)
+	VEXTRACTF128 $1, Y0, (R12)
+	VEXTRACTF128 $1, Y1, (R12)(R8*1)
+	VEXTRACTF128 $1, Y2, (R12)(R8*2)
+	VEXTRACTF128 $1, Y3, (R12)(R11*1)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	LEAQ (DI)(R8*8), DI
+	LEAQ (R12)(R8*8), R12
+	DECQ CX
+	JNE t8loop
+	VZEROUPPER
+
+t8done:
+	RET

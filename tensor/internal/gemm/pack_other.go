@@ -17,3 +17,10 @@ func copy32(dst *float32, src *float32, srcStride int, k int) {
 func copy12(dst *float32, src *float32, srcStride int, k int) {
 	panic("gemm: copy12 called without assembly")
 }
+
+// haveAVX is false without assembly.
+const haveAVX = false
+
+func transpose4x8(dst *float32, dstStride int, src *float32, srcStride int, k int) {
+	panic("gemm: transpose4x8 called without assembly")
+}
