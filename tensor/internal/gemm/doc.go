@@ -33,8 +33,9 @@
 // Problems of at most 128 multiply-adds skip all this for a direct loop.
 //
 // Packing a panel whose k steps are strided in memory (op(A) = A, or
-// op(B) = Bᵀ) transposes 4×4 blocks in SSE registers; full 32-wide panels
-// of B are copied by an SSE loop that fetches source rows ahead (both in
+// op(B) = Bᵀ) transposes blocks of 4 rows by 8 k steps in AVX registers (4
+// by 4 in SSE ones on CPUs without AVX); full panels whose k steps are
+// contiguous are copied by SSE loops that fetch source rows ahead (all in
 // pack_amd64.s, with portable Go in their place under noasm).
 //
 // The micro-kernels, chosen once at start-up from what the CPU reports:
