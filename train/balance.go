@@ -76,19 +76,51 @@ func BalanceBatches(global int, speeds []float64) ([]int, error) {
 	return sizes, nil
 }
 
-// ExchangeSpeeds gives every rank of comm the throughput every rank
-// measured: it returns speeds indexed by rank, the same bits on every rank.
-func ExchangeSpeeds(ctx context.Context, comm *collective.Communicator, mine float64) ([]float64, error) {
-	buf := make([]float32, comm.Size())
-	buf[comm.Rank()] = float32(mine)
+// BalanceBatchesByCost splits a global batch among workers whose step
+// takes fixed[r] + b·perExample[r] seconds for a batch of b (the fixed part
+// is the optimizer and other per-step work that does not grow with the
+// batch), so that every worker's step takes the same time T:
+// b[r] = (T − fixed[r]) / perExample[r], with the b[r] adding up to global.
+// A split by speed alone would give a slow worker too few examples when
+// the fixed part is large. Rounding is BalanceBatches'; costs that are not
+// positive and finite give the even split.
+func BalanceBatchesByCost(global int, fixed, perExample []float64) ([]int, error) {
+	n := len(perExample)
+	if len(fixed) != n {
+		return nil, fmt.Errorf("train: %d fixed costs for %d workers", len(fixed), n)
+	}
+	inv, offset := 0.0, 0.0
+	for r, c := range perExample {
+		if !(c > 0) || math.IsInf(c, 0) || !(fixed[r] >= 0) || math.IsInf(fixed[r], 0) {
+			return BalanceBatches(global, make([]float64, n))
+		}
+		inv += 1 / c
+		offset += fixed[r] / c
+	}
+	t := (float64(global) + offset) / inv
+	shares := make([]float64, n)
+	for r, c := range perExample {
+		// A worker whose fixed cost alone exceeds T still gets a little.
+		shares[r] = max((t-fixed[r])/c, 0.5)
+	}
+	return BalanceBatches(global, shares)
+}
+
+// ExchangeStepCosts gives every rank of comm the step costs every rank
+// measured (see BalanceBatchesByCost): it returns them indexed by rank,
+// the same bits on every rank.
+func ExchangeStepCosts(ctx context.Context, comm *collective.Communicator, fixed, perExample float64) (fixeds, perExamples []float64, err error) {
+	n := comm.Size()
+	buf := make([]float32, 2*n)
+	buf[comm.Rank()], buf[n+comm.Rank()] = float32(fixed), float32(perExample)
 	if err := comm.AllReduce(ctx, buf, collective.Sum); err != nil {
-		return nil, fmt.Errorf("train: exchanging worker speeds: %w", err)
+		return nil, nil, fmt.Errorf("train: exchanging worker step costs: %w", err)
 	}
-	out := make([]float64, len(buf))
-	for i, v := range buf {
-		out[i] = float64(v)
+	fixeds, perExamples = make([]float64, n), make([]float64, n)
+	for r := range n {
+		fixeds[r], perExamples[r] = float64(buf[r]), float64(buf[n+r])
 	}
-	return out, nil
+	return fixeds, perExamples, nil
 }
 
 // MeasureThroughput times training steps of a scratch copy of a model:

@@ -121,16 +121,43 @@ func TestWeightedAllReduceEquivalence(t *testing.T) {
 	}
 }
 
-func TestExchangeSpeeds(t *testing.T) {
+func TestBalanceBatchesByCost(t *testing.T) {
+	for _, c := range []struct {
+		global            int
+		fixed, perExample []float64
+		want              []int
+	}{
+		{64, []float64{0, 0}, []float64{1, 1}, []int{32, 32}},
+		{64, []float64{0, 0}, []float64{1, 2}, []int{43, 21}},
+		// Worker 1 is twice as slow in everything: its larger fixed cost
+		// leaves it less than the third a split by speed would give
+		// (10 + 46 = 20 + 2·18 = 56).
+		{64, []float64{10, 20}, []float64{1, 2}, []int{46, 18}},
+		{64, []float64{10, 10}, []float64{1, 2}, []int{43, 21}},
+		{64, []float64{100, 0}, []float64{1, 1}, []int{1, 63}},
+		{64, []float64{0, 0}, []float64{0, 1}, []int{32, 32}},
+	} {
+		got, err := BalanceBatchesByCost(c.global, c.fixed, c.perExample)
+		if err != nil {
+			t.Errorf("BalanceBatchesByCost(%d, %v, %v): %v", c.global, c.fixed, c.perExample, err)
+			continue
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("BalanceBatchesByCost(%d, %v, %v) = %v; want %v", c.global, c.fixed, c.perExample, got, c.want)
+		}
+	}
+}
+
+func TestExchangeStepCosts(t *testing.T) {
 	const world = 3
 	collectivetest.Run(t, world, func(c *collective.Communicator) {
-		got, err := ExchangeSpeeds(context.Background(), c, float64(100*(c.Rank()+1)))
+		f, p, err := ExchangeStepCosts(context.Background(), c, float64(c.Rank()), float64(10*(c.Rank()+1)))
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		if want := []float64{100, 200, 300}; !slices.Equal(got, want) {
-			t.Errorf("rank %d: ExchangeSpeeds = %v; want %v", c.Rank(), got, want)
+		if !slices.Equal(f, []float64{0, 1, 2}) || !slices.Equal(p, []float64{10, 20, 30}) {
+			t.Errorf("rank %d: ExchangeStepCosts = %v, %v; want [0 1 2], [10 20 30]", c.Rank(), f, p)
 		}
 	})
 }

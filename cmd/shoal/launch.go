@@ -28,6 +28,9 @@ var launchFlags struct {
 	bucketBytes, avgEvery int
 	stepLog, timeline     string
 	transport             string
+	balance               bool
+	lrScaling             string
+	warmup                int
 	slowRank              int
 	slowFactor            float64
 }
@@ -44,6 +47,9 @@ func init() {
 	f.StringVar(&fl.stepLog, "step-log", "", "with --workers: per-step timings as JSON lines ({rank} is replaced; default DIR/steps-{rank}.jsonl)")
 	f.StringVar(&fl.timeline, "timeline", "", "with --workers: write a Chrome-trace timeline of every rank to this file")
 	f.StringVar(&fl.transport, "transport", "tcp", "with --workers: data plane between workers: tcp, shm or auto")
+	f.BoolVar(&fl.balance, "balance", false, "with --strategy allreduce: split the global batch among workers by measured speed, every epoch")
+	f.StringVar(&fl.lrScaling, "lr-scaling", "none", "with --workers: none, or linear (learning rate × workers, Goyal et al.)")
+	f.IntVar(&fl.warmup, "warmup", 0, "with --workers: ramp the learning rate up linearly over the first N steps")
 	f.IntVar(&fl.slowRank, "debug-slow-rank", -1, "debug: slow the worker launched n-th down")
 	f.Float64Var(&fl.slowFactor, "debug-slow", 2, "debug: the factor --debug-slow-rank slows by")
 	_ = f.MarkHidden("debug-slow-rank")
@@ -66,6 +72,10 @@ func runLaunch(cmd *cobra.Command) error {
 		return usageErrorf("train: --workers %d must be at least 1", fl.workers)
 	case fl.strategy != "allreduce" && fl.strategy != "ps" && fl.strategy != "average":
 		return usageErrorf("train: unknown --strategy %q; use allreduce, ps or average", fl.strategy)
+	case fl.balance && fl.strategy != "allreduce":
+		return usageErrorf("train: --balance works with --strategy allreduce only")
+	case fl.lrScaling != "none" && fl.lrScaling != "linear":
+		return usageErrorf("train: unknown --lr-scaling %q; use none or linear", fl.lrScaling)
 	case fl.servers < 0:
 		return usageErrorf("train: --ps must not be negative")
 	case tf.spec == "" || tf.data == "" || tf.out == "":
@@ -101,7 +111,8 @@ func runLaunch(cmd *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("train: cannot find the shoal binary: %w", err)
 	}
-	common := []string{"--coordinator", ln.Addr().String(), "--spec", tf.spec}
+	common := []string{"--coordinator", ln.Addr().String(), "--spec", tf.spec,
+		"--lr-scaling", fl.lrScaling, "--warmup", fmt.Sprint(fl.warmup)}
 	fs := cmd.Flags()
 	for _, name := range []string{"data", "test", "data-dir", "label", "epochs", "batch", "lr", "seed", "limit"} {
 		if fs.Changed(name) {
@@ -144,6 +155,9 @@ func runLaunch(cmd *cobra.Command) error {
 		}
 		if tf.jsonOut {
 			args = append(args, "--json")
+		}
+		if fl.balance {
+			args = append(args, "--balance")
 		}
 		if i == fl.slowRank {
 			args = append(args, "--debug-slow", fmt.Sprint(fl.slowFactor))

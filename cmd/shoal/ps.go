@@ -12,6 +12,7 @@ import (
 	"github.com/shoal-dl/shoal/nn"
 	"github.com/shoal-dl/shoal/optim"
 	"github.com/shoal-dl/shoal/ps"
+	"github.com/shoal-dl/shoal/train"
 )
 
 var psFlags struct {
@@ -20,6 +21,8 @@ var psFlags struct {
 	mode         string
 	waitTimeout  time.Duration
 	exitWhenDone bool
+	lrScaling    string
+	warmup       int
 }
 
 var psCmd = &cobra.Command{
@@ -44,6 +47,8 @@ func init() {
 	f.StringVar(&fl.listen, "listen", "127.0.0.1:0", "address the workers reach this server on")
 	f.StringVar(&fl.mode, "mode", "sync", "consistency: sync, async or ssp:K")
 	f.DurationVar(&fl.waitTimeout, "wait-timeout", 60*time.Second, "longest wait for a slow worker before failing its request")
+	f.StringVar(&fl.lrScaling, "lr-scaling", "none", "sync mode: none, or linear (learning rate × workers, Goyal et al.)")
+	f.IntVar(&fl.warmup, "warmup", 0, "ramp the learning rate up linearly over the first N updates")
 	rootCmd.AddCommand(psCmd)
 }
 
@@ -59,6 +64,12 @@ func runPS(cmd *cobra.Command, _ []string) error {
 	mode, err := ps.ParseMode(fl.mode)
 	if err != nil {
 		return usageErrorf("ps: --mode: %v", oneLine(err))
+	}
+	if fl.lrScaling != "none" && fl.lrScaling != "linear" {
+		return usageErrorf("ps: unknown --lr-scaling %q; use none or linear", fl.lrScaling)
+	}
+	if fl.warmup < 0 {
+		return usageErrorf("ps: --warmup must be >= 0")
 	}
 	threads := setThreads(fl.job.threads)
 	spec, err := fl.job.loadSpec(cmd)
@@ -93,8 +104,8 @@ func runPS(cmd *cobra.Command, _ []string) error {
 		return joinError("ps", err)
 	}
 	rng := ps.Partition(model.NumParams(), len(mem.Servers))[me.Rank]
-	// The server's optimizer covers its range only (learning-rate
-	// schedules are not applied server-side yet).
+	// The server's optimizer covers its range only; the spec's schedule
+	// (scaled and warmed up as asked) runs on the server's update count.
 	o := spec.Optimizer
 	if o == nil {
 		o = &nn.OptimizerSpec{Name: "sgd"}
@@ -107,6 +118,22 @@ func runPS(cmd *cobra.Command, _ []string) error {
 	opt, err := optim.New(o.Name, rng.Len(), cfg)
 	if err != nil {
 		return usageErrorf("ps: optimizer: %v", oneLine(err))
+	}
+	base, start := opt.LR(), 0.0
+	if fl.lrScaling == "linear" && mode.Consistency == ps.Sync {
+		// One update per global step of all workers' batches.
+		base, start = optim.LinearScaling(base, len(mem.Workers)), 1/float64(len(mem.Workers))
+	}
+	var schedule optim.Schedule
+	if spec.Schedule != nil {
+		if schedule, err = optim.ParseSchedule(spec.Schedule.String(), base); err != nil {
+			return usageErrorf("spec: schedule: %v", oneLine(err))
+		}
+	} else if base != opt.LR() || fl.warmup > 0 {
+		schedule = optim.Constant(base)
+	}
+	if schedule != nil {
+		opt = train.Scheduled(opt, train.WarmedUp(schedule, int64(fl.warmup), start))
 	}
 	srv, err := ps.NewServer(ps.ServerConfig{Rank: me.Rank, Servers: len(mem.Servers), Workers: len(mem.Workers),
 		Total: model.NumParams(), Mode: mode, WaitTimeout: fl.waitTimeout}, opt)

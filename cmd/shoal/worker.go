@@ -20,6 +20,7 @@ import (
 	"github.com/shoal-dl/shoal/collective"
 	"github.com/shoal-dl/shoal/data"
 	"github.com/shoal-dl/shoal/nn"
+	"github.com/shoal-dl/shoal/optim"
 	"github.com/shoal-dl/shoal/ps"
 	"github.com/shoal-dl/shoal/train"
 )
@@ -130,6 +131,9 @@ var workerFlags struct {
 	averageEvery           int
 	slow                   float64
 	jsonOut                bool
+	balance                bool
+	lrScaling              string
+	warmup                 int
 }
 
 var workerCmd = &cobra.Command{
@@ -167,6 +171,9 @@ func init() {
 	f.IntVar(&fl.averageEvery, "average-every", 1, "average: steps between two parameter averagings")
 	f.Float64Var(&fl.slow, "debug-slow", 0, "debug: stretch every step by this factor (2 = twice as slow)")
 	f.BoolVar(&fl.jsonOut, "json", false, "rank 0 prints one JSON object with the results on stdout")
+	f.BoolVar(&fl.balance, "balance", false, "allreduce: split the global batch among workers by measured speed, re-measured every epoch")
+	f.StringVar(&fl.lrScaling, "lr-scaling", "none", "none, or linear: learning rate × workers for the larger global batch (Goyal et al.)")
+	f.IntVar(&fl.warmup, "warmup", 0, "ramp the learning rate up linearly over the first N steps (from the one-worker rate with --lr-scaling linear)")
 	_ = f.MarkHidden("debug-slow")
 	rootCmd.AddCommand(workerCmd)
 }
@@ -182,6 +189,9 @@ type distResult struct {
 	CommS       float64 `json:"comm_s_per_step"`
 	WaitS       float64 `json:"wait_s_per_step"`
 	BucketBytes int     `json:"bucket_bytes,omitempty"`
+	Balance     bool    `json:"balance,omitempty"`
+	// RankBatches are the per-rank batch sizes of the last epoch (--balance).
+	RankBatches []int `json:"rank_batches,omitempty"`
 }
 
 // timingSum accumulates step timings for the result.
@@ -213,8 +223,14 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	default:
 		return usageErrorf("worker: unknown --strategy %q; use allreduce, ps or average", fl.strategy)
 	}
-	if fl.averageEvery < 1 || fl.bucketBytes < 0 || fl.slow < 0 {
-		return usageErrorf("worker: --average-every must be >= 1, --bucket-bytes and --debug-slow >= 0")
+	if fl.averageEvery < 1 || fl.bucketBytes < 0 || fl.slow < 0 || fl.warmup < 0 {
+		return usageErrorf("worker: --average-every must be >= 1, --bucket-bytes, --warmup and --debug-slow >= 0")
+	}
+	if fl.lrScaling != "none" && fl.lrScaling != "linear" {
+		return usageErrorf("worker: unknown --lr-scaling %q; use none or linear", fl.lrScaling)
+	}
+	if fl.balance && fl.strategy != "allreduce" {
+		return usageErrorf("worker: --balance works with --strategy allreduce only")
 	}
 	if fl.job.data == "" {
 		return usageErrorf("worker: --data is required; for example --data fashion-mnist")
@@ -275,11 +291,24 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		host, _ := os.Hostname()
 		id = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
+	var speed float64
+	if fl.balance {
+		// The first epoch's split needs every worker's speed before any
+		// step of the run is timed: train a scratch copy briefly.
+		probe, err := data.NewLoader(trainDS, data.LoaderOptions{BatchSize: spec.Batch})
+		if err != nil {
+			return usageErrorf("worker: %v", err)
+		}
+		if speed, err = train.MeasureThroughput(ctx, spec.Build, loss, probe, 300*time.Millisecond); err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+		speed /= max(fl.slow, 1)
+	}
 	client := cluster.NewClient(fl.job.coordinator, token)
 	jctx, jcancel := context.WithTimeout(ctx, fl.job.joinTimeout)
 	defer jcancel()
 	me, err := client.Join(jctx, cluster.Member{ID: id, Role: cluster.Worker, Addr: ln.Addr().String(),
-		Host: collective.HostID(), Version: version(), SpecHash: spec.Hash()})
+		Host: collective.HostID(), Version: version(), SpecHash: spec.Hash(), Speed: speed})
 	if err != nil {
 		return joinError("worker", err)
 	}
@@ -295,6 +324,20 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		addrs[i] = w.Addr
 	}
 	world, rank := len(workers), me.Rank
+	if fl.lrScaling == "linear" || fl.warmup > 0 {
+		base, start := opt.LR(), 0.0
+		if fl.lrScaling == "linear" {
+			base, start = optim.LinearScaling(opt.LR(), world), 1/float64(world)
+		}
+		opt.SetLR(base)
+		schedule = optim.Constant(base)
+		if spec.Schedule != nil {
+			if schedule, err = optim.ParseSchedule(spec.Schedule.String(), base); err != nil {
+				return usageErrorf("spec: schedule: %v", oneLine(err))
+			}
+		}
+		schedule = train.WarmedUp(schedule, int64(fl.warmup), start)
+	}
 	stderr := cmd.ErrOrStderr()
 	fmt.Fprintf(stderr, "rank %d of %d: %s, %d parameters, batch %d per worker\n", rank, world, fl.strategy, model.NumParams(), spec.Batch)
 
@@ -342,10 +385,16 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		stepLog = train.NewStepTimingLog(f)
 	}
 	var sum timingSum
+	// Seconds of own computation in this epoch, and of it the optimizer's
+	// (which does not grow with the batch), for --balance.
+	busy, fixed := 0.0, 0.0
 	onStep := func(t train.StepTiming) {
-		if fl.slow > 1 {
-			time.Sleep(time.Duration((fl.slow - 1) * t.Compute * float64(time.Second)))
+		slow := max(fl.slow, 1)
+		if slow > 1 {
+			time.Sleep(time.Duration((slow - 1) * t.Compute * float64(time.Second)))
 		}
+		busy += slow * t.Compute
+		fixed += slow * t.Optimizer
 		if t.Step > 0 { // the first step includes warm-up
 			sum.add(t)
 		}
@@ -356,10 +405,12 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 
 	var strategy train.Strategy
 	var final func(context.Context) error
+	var balancer *train.AllReduce
+	var comm *collective.Communicator
 	bucketBytes := 0
 	switch fl.strategy {
 	case "allreduce", "average":
-		comm, err := collective.Dial(ctx, collective.Config{Rank: rank, Addrs: addrs, Listener: ln, Transport: fl.transport})
+		comm, err = collective.Dial(ctx, collective.Config{Rank: rank, Addrs: addrs, Listener: ln, Transport: fl.transport})
 		if err != nil {
 			return fmt.Errorf("worker: rank %d: connecting to the other workers: %w", rank, err)
 		}
@@ -370,6 +421,9 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 				return err
 			}
 			strategy, bucketBytes = a, a.BucketBytes()
+			if fl.balance {
+				balancer = a
+			}
 		} else {
 			a, err := train.NewAverage(ctx, comm, model, train.AverageOptions{Every: fl.averageEvery, OnStep: onStep, Timeline: timeline})
 			if err != nil {
@@ -399,18 +453,44 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		strategy, final = s, s.Final
 	}
 
-	loader, err := data.NewLoader(trainDS, data.LoaderOptions{BatchSize: spec.Batch, Shuffle: true, Seed: spec.Seed,
-		Rank: rank, World: world, Prefetch: 2, DropLast: true})
+	global := world * spec.Batch
+	var sizes []int // per-rank batch sizes with --balance
+	if balancer != nil {
+		if sizes, err = train.BalanceBatches(global, speedsOf(workers)); err != nil {
+			return usageErrorf("worker: --balance: %v; use a larger --batch", err)
+		}
+	}
+	newLoader := func(epoch int) (*data.Loader, error) {
+		o := data.LoaderOptions{BatchSize: spec.Batch, Shuffle: true, Seed: spec.Seed,
+			Rank: rank, World: world, Prefetch: 2, DropLast: true}
+		if sizes != nil {
+			// Each epoch is its own Fit, so its shuffle comes from the seed.
+			o.RankBatchSizes, o.Seed = sizes, spec.Seed+uint64(epoch)*0x9e3779b97f4a7c15
+			balancer.SetWeight(float64(sizes[rank]) / float64(global))
+		}
+		loader, err := data.NewLoader(trainDS, o)
+		if err != nil {
+			return nil, usageErrorf("worker: %v", err)
+		}
+		if loader.NumBatches() == 0 {
+			return nil, usageErrorf("worker: rank %d's shard of %d examples does not fill one batch of %d; use a smaller --batch", rank, trainDS.Len(), loader.BatchSize())
+		}
+		return loader, nil
+	}
+	loader, err := newLoader(0)
 	if err != nil {
-		return usageErrorf("worker: %v", err)
+		return err
 	}
-	if loader.NumBatches() == 0 {
-		return usageErrorf("worker: rank %d's shard of %d examples does not fill one batch of %d; use a smaller --batch", rank, trainDS.Len(), spec.Batch)
+	if sizes != nil {
+		fmt.Fprintf(stderr, "balance: batch sizes %v for speeds %.0f samples/s\n", sizes, speedsOf(workers))
 	}
+	epochBase, epochs := 0, spec.Epochs
 	tr, err := train.New(model, train.Options{
 		Optimizer: opt, Schedule: schedule, Loss: loss, ClipNorm: spec.ClipNorm, Seed: spec.Seed + uint64(rank),
 		Strategy: strategy, ProgressEvery: max(1, loader.NumBatches()/20),
 		Progress: func(p train.Progress) {
+			p.Epoch += epochBase
+			p.Epochs = epochs
 			prog.Lock()
 			prog.p = cluster.Progress{Epoch: p.Epoch, Step: int64(p.Batch), Steps: int64(p.Batches),
 				Samples: int64(p.Examples), Loss: p.Loss, Done: p.EpochDone && p.Epoch == p.Epochs}
@@ -424,12 +504,67 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := tr.Fit(ctx, loader, nil, spec.Epochs)
-	if err != nil {
+	fitErr := func(err error) error {
 		if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
 			return c
 		}
 		return err
+	}
+	var res *train.Result
+	if balancer == nil {
+		if res, err = tr.Fit(ctx, loader, nil, spec.Epochs); err != nil {
+			return fitErr(err)
+		}
+	} else {
+		// One Fit per epoch: between epochs the workers swap the speeds
+		// they measured and split the next epoch's batches by them.
+		res = &train.Result{}
+		for e := range epochs {
+			if e > 0 {
+				if loader, err = newLoader(e); err != nil {
+					return err
+				}
+			}
+			epochBase, busy, fixed = e, 0, 0
+			r, err := tr.Fit(ctx, loader, nil, 1)
+			if err != nil {
+				return fitErr(err)
+			}
+			res.Epochs = append(res.Epochs, r.Epochs...)
+			res.Examples += r.Examples
+			res.TrainSeconds += r.TrainSeconds
+			res.Steps = r.Steps
+			if e == epochs-1 {
+				break
+			}
+			// Speeds from this epoch's split; the next split goes half way
+			// from this one to the one they ask for, since a step's time
+			// is not proportional to its batch (fixed costs), so a full
+			// jump overshoots.
+			fs, ps, err := train.ExchangeStepCosts(ctx, comm, fixed/float64(max(loader.NumBatches(), 1)), busy/float64(max(r.Examples, 1)))
+			if err != nil {
+				return fitErr(err)
+			}
+			speeds := make([]float64, world)
+			for i, c := range ps {
+				speeds[i] = 1 / c
+			}
+			next, err := train.BalanceBatches(global, speeds)
+			if err != nil {
+				return usageErrorf("worker: --balance: %v; use a larger --batch", err)
+			}
+			blend := make([]float64, world)
+			for i := range blend {
+				blend[i] = float64(sizes[i]+next[i]) / 2
+			}
+			if sizes, err = train.BalanceBatches(global, blend); err != nil {
+				return usageErrorf("worker: --balance: %v; use a larger --batch", err)
+			}
+			fmt.Fprintf(stderr, "balance: batch sizes %v after speeds %.0f samples/s (optimizer %.2f ms per step on rank 0)\n", sizes, speeds, 1e3*fs[0])
+		}
+		if res.TrainSeconds > 0 {
+			res.SamplesPerSec = float64(res.Examples) / res.TrainSeconds
+		}
 	}
 	if final != nil {
 		if err := final(ctx); err != nil {
@@ -447,16 +582,19 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	if rank != 0 {
 		return nil
 	}
-	out := distResult{Strategy: fl.strategy, Workers: world, GlobalBatch: world * spec.Batch, BucketBytes: bucketBytes}
+	out := distResult{Strategy: fl.strategy, Workers: world, GlobalBatch: global, BucketBytes: bucketBytes, Balance: fl.balance, RankBatches: sizes}
 	if sum.n > 0 {
 		n := float64(sum.n)
 		out.ComputeS, out.CommS, out.WaitS, out.Overlap = sum.compute/n, sum.comm/n, sum.wait/n, sum.over/n
 	}
 	last := res.Epochs[len(res.Epochs)-1]
-	// Every worker trains on its own shard at the same pace: the job's
-	// throughput is this worker's times the world size.
+	// Every step consumes one global batch on all workers together.
+	jobSpeed := 0.0
+	if res.TrainSeconds > 0 {
+		jobSpeed = float64(res.Steps) * float64(global) / res.TrainSeconds
+	}
 	out.trainResult = trainResult{Model: specName(spec, fl.job.spec), Data: fl.job.data,
-		TrainLoss: last.Loss, TrainAccuracy: last.Accuracy, SamplesPerSec: res.SamplesPerSec * float64(world),
+		TrainLoss: last.Loss, TrainAccuracy: last.Accuracy, SamplesPerSec: jobSpeed,
 		Epochs: len(res.Epochs), Steps: res.Steps, Batch: spec.Batch, Threads: threads, Params: model.NumParams(),
 		TrainSeconds: res.TrainSeconds, Out: fl.out, History: res.Epochs}
 	if sets.test != nil {
@@ -504,6 +642,15 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s on %d workers: test accuracy %.2f%%, %.0f samples/s, overlap %.0f%%, %d epochs in %.1fs\n",
 		out.Model, fl.strategy, world, 100*out.TestAccuracy, out.SamplesPerSec, 100*out.Overlap, out.Epochs, out.Seconds)
 	return nil
+}
+
+// speedsOf returns the speeds the workers measured before joining.
+func speedsOf(workers []cluster.Member) []float64 {
+	out := make([]float64, len(workers))
+	for i, w := range workers {
+		out[i] = w.Speed
+	}
+	return out
 }
 
 // writeTimeline writes tl to path atomically.
