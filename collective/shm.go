@@ -243,7 +243,7 @@ func (l *shmLink) send(bufs [][]byte) error {
 	}
 	r := &l.out
 	var w waiter
-	for shmRingBytes-(l.head-r.hdr.tail.Load()) < 8 {
+	for shmRingBytes-int64(l.head-r.hdr.tail.Load()) < 8 {
 		if err := l.pause(&w); err != nil {
 			return err
 		}
@@ -270,7 +270,7 @@ func (l *shmLink) send(bufs [][]byte) error {
 		}
 	}
 	pad := (8 - l.head%8) % 8
-	for shmRingBytes-(l.head-r.hdr.tail.Load()) < pad {
+	for shmRingBytes-int64(l.head-r.hdr.tail.Load()) < int64(pad) {
 		if err := l.pause(&w); err != nil {
 			return err
 		}
@@ -286,7 +286,9 @@ func (l *shmLink) recv(n int, consume func(p []byte)) error {
 	}
 	r := &l.in
 	var w waiter
-	for r.hdr.head.Load()-l.tail < 8 {
+	// Signed: the reader may already have skipped the padding that the
+	// writer has not yet published, which puts tail ahead of head.
+	for int64(r.hdr.head.Load()-l.tail) < 8 {
 		if err := l.pause(&w); err != nil {
 			return err
 		}
