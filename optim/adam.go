@@ -164,8 +164,8 @@ func (o *adamCore) update(lo, hi int, decayed bool) {
 		if wd != 0 {
 			gi += wd * pi
 		}
-		mi := b1*m[i] + c1*gi
-		vi := b2*v[i] + c2*gi*gi
+		mi := flushSubnormal(b1*m[i] + c1*gi)
+		vi := flushSubnormal(b2*v[i] + c2*gi*gi)
 		m[i], v[i] = mi, vi
 		den := float32(math.Sqrt(float64(vi)))*invSqrtBc2 + eps
 		p[i] = pi - stepSize*(mi/den)

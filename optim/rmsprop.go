@@ -104,16 +104,16 @@ func (o *RMSProp) update(lo, hi int, decayed bool) {
 		if wd != 0 {
 			gi += wd * p[i]
 		}
-		s := rho*sq[i] + oneMinusRho*gi*gi
+		s := flushSubnormal(rho*sq[i] + oneMinusRho*gi*gi)
 		sq[i] = s
 		if avg != nil {
-			a := rho*avg[i] + oneMinusRho*gi
+			a := flushSubnormal(rho*avg[i] + oneMinusRho*gi)
 			avg[i] = a
 			s = max(s-a*a, 0)
 		}
 		den := float32(math.Sqrt(float64(s))) + eps
 		if buf != nil {
-			b := mu*buf[i] + gi/den
+			b := flushSubnormal(mu*buf[i] + gi/den)
 			buf[i] = b
 			p[i] -= lr * b
 		} else {

@@ -87,7 +87,7 @@ func sgdMomentum(p, g, buf []float32, lr, mu, wd float32) {
 		if wd != 0 {
 			gi += wd * p[i]
 		}
-		b := mu*buf[i] + gi
+		b := flushSubnormal(mu*buf[i] + gi)
 		buf[i] = b
 		p[i] -= lr * b
 	}
@@ -100,7 +100,7 @@ func sgdNesterov(p, g, buf []float32, lr, mu, wd float32) {
 		if wd != 0 {
 			gi += wd * p[i]
 		}
-		b := mu*buf[i] + gi
+		b := flushSubnormal(mu*buf[i] + gi)
 		buf[i] = b
 		p[i] -= lr * (gi + mu*b)
 	}
