@@ -56,7 +56,7 @@ func BenchmarkKernel(b *testing.B) {
 			bp := randomMatrix(rng, k, kn.nr)
 			c := make([]float32, kn.mr*kn.nr)
 			for b.Loop() {
-				kn.fn(k, &a[0], &bp[0], &c[0], kn.nr, 1, 1)
+				kn.fn(k, &a[0], &bp[0], kn.nr, &c[0], kn.nr, 1, 1)
 			}
 			flops := 2 * float64(kn.mr*kn.nr*k) * float64(b.N)
 			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")

@@ -30,6 +30,10 @@
 // then computes one mr×nr tile of C from one panel of each, holding the
 // whole tile in registers, and applies alpha and beta as it stores. Tiles
 // that stick out of C are computed into a small buffer and added from there.
+// The kernels take the distance between B's rows as an argument, so when B
+// is not transposed and op(A) has only a few dozen rows and k is short
+// (the first convolution of LeNet: 32×25 by 25×784), full panels are read
+// from B in place, since packing would cost more than the multiply saves.
 // Problems of at most 128 multiply-adds skip all this for a direct loop.
 //
 // Packing a panel whose k steps are strided in memory (op(A) = A, or

@@ -204,11 +204,16 @@ func (op *operands) part(kn *kernel, ws *workspace, m0, m1, n0, n1 int) {
 			if pc > 0 {
 				beta = 1
 			}
-			packB(ws.b, op, pc, kcb, jc, ncb, nr)
+			direct := directB(op, mb, kcb)
+			if !direct {
+				packB(ws.b, op, pc, kcb, jc, ncb, nr)
+			} else if full := ncb / nr * nr; full < ncb {
+				packB(ws.b, op, pc, kcb, jc+full, ncb-full, nr)
+			}
 			for ic := m0; ic < m1; ic += mc {
 				mcb := min(mc, m1-ic)
 				packA(ws.a, op, ic, mcb, pc, kcb, mr)
-				op.macroKernel(kn, ws, ic, mcb, jc, ncb, kcb, beta)
+				op.macroKernel(kn, ws, ic, mcb, jc, ncb, pc, kcb, beta, direct)
 			}
 		}
 	}
@@ -222,25 +227,34 @@ func (op *operands) partPooled(kn *kernel, m0, m1, n0, n1 int) {
 	wsPool.Put(ws)
 }
 
-// macroKernel multiplies the packed mcb×kcb block of A by the packed
-// kcb×ncb block of B into C[ic:ic+mcb, jc:jc+ncb], one micro-tile at a
-// time. Tiles that stick out of C go through ws.tile.
-func (op *operands) macroKernel(kn *kernel, ws *workspace, ic, mcb, jc, ncb, kcb int, beta float32) {
+// macroKernel multiplies the packed mcb×kcb block of A by the kcb×ncb
+// block of op(B) into C[ic:ic+mcb, jc:jc+ncb], one micro-tile at a time.
+// B is packed in ws.b, or with direct set read in place from B except for
+// a last partial panel, packed at the start of ws.b. Tiles that stick out
+// of C go through ws.tile.
+func (op *operands) macroKernel(kn *kernel, ws *workspace, ic, mcb, jc, ncb, pc, kcb int, beta float32, direct bool) {
 	mr, nr := kn.mr, kn.nr
 	c, ldc, alpha := op.c, op.ldc, op.alpha
 	for jr := 0; jr < ncb; jr += nr {
 		cols := min(nr, ncb-jr)
-		pb := &ws.b[jr*kcb]
+		pb, ldb := &ws.b[jr*kcb], nr
+		if direct {
+			if cols == nr {
+				pb, ldb = &op.b[pc*op.ldb+jc+jr], op.ldb
+			} else {
+				pb = &ws.b[0]
+			}
+		}
 		for ir := 0; ir < mcb; ir += mr {
 			rows := min(mr, mcb-ir)
 			pa := &ws.a[ir*kcb]
 			ci := (ic+ir)*ldc + jc + jr
 			if rows == mr && cols == nr {
-				kn.fn(kcb, pa, pb, &c[ci], ldc, alpha, beta)
+				kn.fn(kcb, pa, pb, ldb, &c[ci], ldc, alpha, beta)
 				continue
 			}
 			t := ws.tile[:mr*nr]
-			kn.fn(kcb, pa, pb, &t[0], nr, alpha, 0)
+			kn.fn(kcb, pa, pb, ldb, &t[0], nr, alpha, 0)
 			for i := 0; i < rows; i++ {
 				dst := c[ci+i*ldc : ci+i*ldc+cols]
 				src := t[i*nr : i*nr+cols]
@@ -255,6 +269,21 @@ func (op *operands) macroKernel(kn *kernel, ws *workspace, ic, mcb, jc, ncb, kcb
 		}
 	}
 }
+
+// directB says whether the micro-kernels should read op(B) in place
+// rather than from packed panels: when B is not transposed and each of its
+// panels serves so few tiles of A (mb rows) over so few k steps that
+// copying it would cost more than it saves.
+func directB(op *operands, mb, kcb int) bool {
+	return !op.transB && mb <= directMaxRows && kcb <= directMaxK
+}
+
+// Limits of directB: up to three tiles of A (of 12 rows) and 64 k steps,
+// where a 32-wide panel read in place (8 KiB at most) stays in L1.
+const (
+	directMaxRows = 36
+	directMaxK    = 64
+)
 
 // active is the fastest kernel this CPU runs; kernels lists all of them.
 var (

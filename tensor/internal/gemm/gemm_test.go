@@ -287,7 +287,9 @@ func TestKernelsAgainstGo(t *testing.T) {
 			for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 100, 256, 301} {
 				for _, beta := range []float32{0, 1, -0.5} {
 					a := randomMatrix(rng, k, kn.mr)
-					b := randomMatrix(rng, k, kn.nr)
+					// B packed (ldb == nr) or read in place from a wider matrix.
+					ldb := kn.nr + 5*(k%2)
+					b := randomMatrix(rng, k, ldb)
 					ldc := kn.nr + 3
 					c := randomMatrix(rng, kn.mr, ldc)
 					if beta == 0 {
@@ -296,9 +298,9 @@ func TestKernelsAgainstGo(t *testing.T) {
 						}
 					}
 					want := append([]float32(nil), c...)
-					kernelGo(kn.mr, kn.nr, k, a, b, want, ldc, 0.75, beta)
+					kernelGo(kn.mr, kn.nr, k, a, b, ldb, want, ldc, 0.75, beta)
 					got := append([]float32(nil), c...)
-					kn.fn(k, &a[0], &b[0], &got[0], ldc, 0.75, beta)
+					kn.fn(k, &a[0], &b[0], ldb, &got[0], ldc, 0.75, beta)
 					for i := 0; i < kn.mr; i++ {
 						for j := 0; j < ldc; j++ {
 							g, w := got[i*ldc+j], want[i*ldc+j]
@@ -309,7 +311,7 @@ func TestKernelsAgainstGo(t *testing.T) {
 								continue
 							}
 							if d := math.Abs(float64(g - w)); !(d <= 1e-5*float64(k+1)) {
-								t.Fatalf("%s(k=%d, beta=%g): C[%d,%d] = %g; want %g", kn.name, k, beta, i, j, g, w)
+								t.Fatalf("%s(k=%d, ldb=%d, beta=%g): C[%d,%d] = %g; want %g", kn.name, k, ldb, beta, i, j, g, w)
 							}
 						}
 					}

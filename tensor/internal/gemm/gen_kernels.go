@@ -54,18 +54,20 @@ func main() {
 func (s kernelSpec) write(w *bytes.Buffer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
 	aStep := s.rows * 4
-	bStep := s.nr() * 4
 	vbytes := s.lanes * 4
 
-	fmt.Fprintf(w, "\n// func %s(k int, a, b, c *float32, ldc int, alpha, beta float32)\n", s.name)
-	fmt.Fprintf(w, "//\n// C[0:%d, 0:%d] = alpha·Σ_p a[p] ⊗ b[p] + beta·C, with a packed %d-wide and b\n", s.rows, s.nr(), s.rows)
-	fmt.Fprintf(w, "// packed %d-wide per k step. beta == 0 stores without reading C.\n", s.nr())
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", s.name)
+	fmt.Fprintf(w, "\n// func %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", s.name)
+	fmt.Fprintf(w, "//\n// C[0:%d, 0:%d] = alpha·Σ_p a[p] ⊗ b[p] + beta·C, with a packed %d-wide per k\n", s.rows, s.nr(), s.rows)
+	fmt.Fprintf(w, "// step and the %d values of b for step p at b + p·ldb. beta == 0 stores\n", s.nr())
+	fmt.Fprintf(w, "// without reading C.\n")
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", s.name)
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ b+16(FP), DI")
-	p("MOVQ c+24(FP), DX")
-	p("MOVQ ldc+32(FP), R8")
+	p("MOVQ ldb+24(FP), R10")
+	p("SHLQ $2, R10")
+	p("MOVQ c+32(FP), DX")
+	p("MOVQ ldc+40(FP), R8")
 	p("SHLQ $2, R8")
 
 	// R9 walks the rows of the C tile, prefetched two rows per loop
@@ -86,8 +88,9 @@ func (s kernelSpec) write(w *bytes.Buffer) {
 
 	step := func(kOff int, bi *int) {
 		for v := 0; v < s.vecs; v++ {
-			p("VMOVUPS %d(DI), %s", kOff*bStep+v*vbytes, s.breg(v))
+			p("VMOVUPS %d(DI), %s", v*vbytes, s.breg(v))
 		}
+		p("ADDQ R10, DI")
 		for r := 0; r < s.rows; r++ {
 			ar := s.areg(*bi)
 			*bi++
@@ -120,7 +123,6 @@ func (s kernelSpec) write(w *bytes.Buffer) {
 	p("DECQ R11")
 	fmt.Fprintf(w, "nocprefetch%s:\n", s.name)
 	p("ADDQ $%d, SI", s.unroll*aStep)
-	p("ADDQ $%d, DI", s.unroll*bStep)
 	p("SUBQ $%d, CX", s.unroll)
 	p("CMPQ CX, $%d", s.unroll)
 	p("JGE loop%s", s.name)
@@ -130,17 +132,16 @@ func (s kernelSpec) write(w *bytes.Buffer) {
 	fmt.Fprintf(w, "tailloop%s:\n", s.name)
 	step(0, &bi)
 	p("ADDQ $%d, SI", aStep)
-	p("ADDQ $%d, DI", bStep)
 	p("DECQ CX")
 	p("JNE tailloop%s", s.name)
 
 	fmt.Fprintf(w, "store%s:\n", s.name)
 	alpha, beta := s.breg(0), s.breg(1)
-	p("VBROADCASTSS alpha+40(FP), %s", alpha)
-	p("MOVL beta+44(FP), AX")
+	p("VBROADCASTSS alpha+48(FP), %s", alpha)
+	p("MOVL beta+52(FP), AX")
 	p("ANDL $0x7fffffff, AX")
 	p("JEQ overwrite%s", s.name)
-	p("VBROADCASTSS beta+44(FP), %s", beta)
+	p("VBROADCASTSS beta+52(FP), %s", beta)
 	for r := 0; r < s.rows; r++ {
 		for v := 0; v < s.vecs; v++ {
 			a := s.acc(r, v)

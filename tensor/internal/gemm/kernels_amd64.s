@@ -4,16 +4,19 @@
 
 #include "textflag.h"
 
-// func kernelAVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
+// func kernelAVX512(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 //
-// C[0:12, 0:32] = alpha·Σ_p a[p] ⊗ b[p] + beta·C, with a packed 12-wide and b
-// packed 32-wide per k step. beta == 0 stores without reading C.
-TEXT ·kernelAVX512(SB), NOSPLIT, $0-48
+// C[0:12, 0:32] = alpha·Σ_p a[p] ⊗ b[p] + beta·C, with a packed 12-wide per k
+// step and the 32 values of b for step p at b + p·ldb. beta == 0 stores
+// without reading C.
+TEXT ·kernelAVX512(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ ldb+24(FP), R10
+	SHLQ $2, R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
 	MOVQ DX, R9
 	MOVQ $6, R11
@@ -47,6 +50,7 @@ loopkernelAVX512:
 	PREFETCHT0 384(SI)
 	VMOVUPS 0(DI), Z24
 	VMOVUPS 64(DI), Z25
+	ADDQ R10, DI
 	VBROADCASTSS 0(SI), Z26
 	VFMADD231PS Z24, Z26, Z0
 	VFMADD231PS Z25, Z26, Z1
@@ -83,8 +87,9 @@ loopkernelAVX512:
 	VBROADCASTSS 44(SI), Z31
 	VFMADD231PS Z24, Z31, Z22
 	VFMADD231PS Z25, Z31, Z23
-	VMOVUPS 128(DI), Z24
-	VMOVUPS 192(DI), Z25
+	VMOVUPS 0(DI), Z24
+	VMOVUPS 64(DI), Z25
+	ADDQ R10, DI
 	VBROADCASTSS 48(SI), Z26
 	VFMADD231PS Z24, Z26, Z0
 	VFMADD231PS Z25, Z26, Z1
@@ -122,8 +127,9 @@ loopkernelAVX512:
 	VFMADD231PS Z24, Z31, Z22
 	VFMADD231PS Z25, Z31, Z23
 	PREFETCHT0 480(SI)
-	VMOVUPS 256(DI), Z24
-	VMOVUPS 320(DI), Z25
+	VMOVUPS 0(DI), Z24
+	VMOVUPS 64(DI), Z25
+	ADDQ R10, DI
 	VBROADCASTSS 96(SI), Z26
 	VFMADD231PS Z24, Z26, Z0
 	VFMADD231PS Z25, Z26, Z1
@@ -160,8 +166,9 @@ loopkernelAVX512:
 	VBROADCASTSS 140(SI), Z31
 	VFMADD231PS Z24, Z31, Z22
 	VFMADD231PS Z25, Z31, Z23
-	VMOVUPS 384(DI), Z24
-	VMOVUPS 448(DI), Z25
+	VMOVUPS 0(DI), Z24
+	VMOVUPS 64(DI), Z25
+	ADDQ R10, DI
 	VBROADCASTSS 144(SI), Z26
 	VFMADD231PS Z24, Z26, Z0
 	VFMADD231PS Z25, Z26, Z1
@@ -209,7 +216,6 @@ loopkernelAVX512:
 	DECQ R11
 nocprefetchkernelAVX512:
 	ADDQ $192, SI
-	ADDQ $512, DI
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loopkernelAVX512
@@ -219,6 +225,7 @@ tailkernelAVX512:
 tailloopkernelAVX512:
 	VMOVUPS 0(DI), Z24
 	VMOVUPS 64(DI), Z25
+	ADDQ R10, DI
 	VBROADCASTSS 0(SI), Z26
 	VFMADD231PS Z24, Z26, Z0
 	VFMADD231PS Z25, Z26, Z1
@@ -256,15 +263,14 @@ tailloopkernelAVX512:
 	VFMADD231PS Z24, Z31, Z22
 	VFMADD231PS Z25, Z31, Z23
 	ADDQ $48, SI
-	ADDQ $128, DI
 	DECQ CX
 	JNE tailloopkernelAVX512
 storekernelAVX512:
-	VBROADCASTSS alpha+40(FP), Z24
-	MOVL beta+44(FP), AX
+	VBROADCASTSS alpha+48(FP), Z24
+	MOVL beta+52(FP), AX
 	ANDL $0x7fffffff, AX
 	JEQ overwritekernelAVX512
-	VBROADCASTSS beta+44(FP), Z25
+	VBROADCASTSS beta+52(FP), Z25
 	VMULPS Z24, Z0, Z0
 	VFMADD231PS 0(DX), Z25, Z0
 	VMOVUPS Z0, 0(DX)
@@ -413,16 +419,19 @@ overwritekernelAVX512:
 	VZEROUPPER
 	RET
 
-// func kernelAVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
+// func kernelAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 //
-// C[0:6, 0:16] = alpha·Σ_p a[p] ⊗ b[p] + beta·C, with a packed 6-wide and b
-// packed 16-wide per k step. beta == 0 stores without reading C.
-TEXT ·kernelAVX2(SB), NOSPLIT, $0-48
+// C[0:6, 0:16] = alpha·Σ_p a[p] ⊗ b[p] + beta·C, with a packed 6-wide per k
+// step and the 16 values of b for step p at b + p·ldb. beta == 0 stores
+// without reading C.
+TEXT ·kernelAVX2(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ ldb+24(FP), R10
+	SHLQ $2, R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
 	MOVQ DX, R9
 	MOVQ $3, R11
@@ -444,6 +453,7 @@ loopkernelAVX2:
 	PREFETCHT0 192(SI)
 	VMOVUPS 0(DI), Y12
 	VMOVUPS 32(DI), Y13
+	ADDQ R10, DI
 	VBROADCASTSS 0(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -462,8 +472,9 @@ loopkernelAVX2:
 	VBROADCASTSS 20(SI), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
-	VMOVUPS 64(DI), Y12
-	VMOVUPS 96(DI), Y13
+	VMOVUPS 0(DI), Y12
+	VMOVUPS 32(DI), Y13
+	ADDQ R10, DI
 	VBROADCASTSS 24(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -483,8 +494,9 @@ loopkernelAVX2:
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
 	PREFETCHT0 240(SI)
-	VMOVUPS 128(DI), Y12
-	VMOVUPS 160(DI), Y13
+	VMOVUPS 0(DI), Y12
+	VMOVUPS 32(DI), Y13
+	ADDQ R10, DI
 	VBROADCASTSS 48(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -503,8 +515,9 @@ loopkernelAVX2:
 	VBROADCASTSS 68(SI), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
-	VMOVUPS 192(DI), Y12
-	VMOVUPS 224(DI), Y13
+	VMOVUPS 0(DI), Y12
+	VMOVUPS 32(DI), Y13
+	ADDQ R10, DI
 	VBROADCASTSS 72(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -532,7 +545,6 @@ loopkernelAVX2:
 	DECQ R11
 nocprefetchkernelAVX2:
 	ADDQ $96, SI
-	ADDQ $256, DI
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loopkernelAVX2
@@ -542,6 +554,7 @@ tailkernelAVX2:
 tailloopkernelAVX2:
 	VMOVUPS 0(DI), Y12
 	VMOVUPS 32(DI), Y13
+	ADDQ R10, DI
 	VBROADCASTSS 0(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -561,15 +574,14 @@ tailloopkernelAVX2:
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
 	ADDQ $24, SI
-	ADDQ $64, DI
 	DECQ CX
 	JNE tailloopkernelAVX2
 storekernelAVX2:
-	VBROADCASTSS alpha+40(FP), Y12
-	MOVL beta+44(FP), AX
+	VBROADCASTSS alpha+48(FP), Y12
+	MOVL beta+52(FP), AX
 	ANDL $0x7fffffff, AX
 	JEQ overwritekernelAVX2
-	VBROADCASTSS beta+44(FP), Y13
+	VBROADCASTSS beta+52(FP), Y13
 	VMULPS Y12, Y0, Y0
 	VFMADD231PS 0(DX), Y13, Y0
 	VMOVUPS Y0, 0(DX)
