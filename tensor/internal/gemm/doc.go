@@ -59,7 +59,9 @@
 // # Threads
 //
 // A parallel call cuts C into a grid of rectangles, one per goroutine,
-// choosing the grid that keeps the largest rectangle smallest; each
+// choosing the grid that keeps the largest rectangle's work smallest,
+// counting the packing each rectangle repeats (a transposing pack weighs
+// twice a copy); each
 // goroutine packs and multiplies its own rectangle with no further
 // synchronisation. The goroutines beyond the caller's are long-lived
 // workers started on first use (as many as the largest thread count asked
