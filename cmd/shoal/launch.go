@@ -63,6 +63,12 @@ func init() {
 	}
 }
 
+// lostGrace is how long the launcher lets the other processes of a job
+// report a failed member before it kills them. Survivors notice a dead peer
+// within moments (a closed connection, a vanished process); the grace only
+// bounds the ones stuck elsewhere.
+const lostGrace = 3 * time.Second
+
 // runLaunch starts a coordinator in this process and the worker and server
 // processes, prefixes their log lines by rank and shows one progress line.
 func runLaunch(cmd *cobra.Command) error {
@@ -165,11 +171,24 @@ func runLaunch(cmd *cobra.Command) error {
 		procs = append(procs, proc{id: id, cmd: exec.CommandContext(ctx, exe, args...)})
 	}
 
-	// Log lines carry the member's rank once the membership is complete.
+	// Log lines carry the member's rank from the moment it has joined.
 	var labels sync.Map // id → "rank r" / "ps r"
 	label := func(id string) string {
 		if l, ok := labels.Load(id); ok {
 			return l.(string)
+		}
+		m := co.Membership()
+		for _, w := range append(m.Workers, m.Lost...) {
+			if w.ID == id && w.Role == cluster.Worker {
+				l, _ := labels.LoadOrStore(id, fmt.Sprintf("rank %d", w.Rank))
+				return l.(string)
+			}
+		}
+		for _, s := range m.Servers {
+			if s.ID == id {
+				l, _ := labels.LoadOrStore(id, fmt.Sprintf("ps %d", s.Rank))
+				return l.(string)
+			}
 		}
 		return id
 	}
@@ -253,7 +272,9 @@ func runLaunch(cmd *cobra.Command) error {
 		}
 	}()
 
-	// Wait for every process; the first failure stops the others.
+	// Wait for every process. The first failure stops the others: they get
+	// lostGrace to notice the loss themselves and say which rank they were
+	// waiting for, then they are killed.
 	errs := make(chan error, len(procs))
 	for _, p := range procs {
 		go func() {
@@ -265,9 +286,17 @@ func runLaunch(cmd *cobra.Command) error {
 		}()
 	}
 	var first error
-	for range procs {
-		if err := <-errs; err != nil && first == nil {
-			first = err
+	var grace <-chan time.Time
+	for left := len(procs); left > 0; {
+		select {
+		case err := <-errs:
+			left--
+			if err != nil && first == nil {
+				first = err
+				grace = time.After(lostGrace)
+			}
+		case <-grace:
+			grace = nil
 			cancel() // CommandContext kills the processes this launcher started
 		}
 	}
