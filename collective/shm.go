@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,6 +24,15 @@ import (
 // to other processes, then sleeps, checking all along for an interrupt, an
 // abort notice or closure in the peer's ring header, and whether the peer
 // process is still alive.
+//
+// Large messages skip the ring: the sender posts a descriptor (the address
+// of its buffer) and waits; the receiver copies straight out of the sender's
+// memory with process_vm_readv, into its destination or, when reducing, into
+// a small cache-resident scratch buffer, and acknowledges. That is one copy
+// instead of two. The receiver first checks that the peer's pid names the
+// process that maps the other end (pid namespaces may differ); if that or
+// the first read fails, it tells the sender, which sends the message again
+// through the ring and keeps to the ring from then on.
 
 // shmRingBytes is the data capacity of each ring; a multiple of 8.
 const shmRingBytes = 4 << 20
@@ -38,9 +48,25 @@ type ringHdr struct {
 	abortLen atomic.Uint32
 	_        [52]byte
 	abortMsg [512]byte
+
+	// acked counts descriptors whose data the consumer has copied out.
+	acked atomic.Uint64
+	// noDirect is set by the consumer when it cannot read the producer's
+	// memory: the producer resends the message through the ring.
+	noDirect atomic.Uint32
+	_        [52]byte
+	// self and nonce let the consumer check that it reads the right
+	// process: the producer stores the address of this header in its own
+	// address space and a random value, which the consumer reads back
+	// through process_vm_readv and compares.
+	self  atomic.Uint64
+	nonce atomic.Uint64
 }
 
 const ringHdrBytes = 1024
+
+// The header must fit the space reserved for it in the file.
+var _ [ringHdrBytes - unsafe.Sizeof(ringHdr{})]byte
 
 // shmRing is one direction of a link.
 type shmRing struct {
@@ -72,6 +98,19 @@ type shmLink struct {
 	tail uint64
 	// broken is set by the receiver when a message had the wrong length.
 	broken atomic.Bool
+
+	// posted counts descriptors sent; direct says whether to send large
+	// messages by descriptor. Both owned by the sending goroutine.
+	posted uint64
+	direct bool
+	// Owned by the receiving goroutine: peerOK is 1 once the peer's
+	// memory was read successfully, -1 once it could not be; scratch holds
+	// what is read for consume; into is recvInto's destination, and
+	// intoFn the method value that fills it, made once.
+	peerOK  int
+	scratch []byte
+	into    []byte
+	intoFn  func([]byte)
 
 	mu     sync.Mutex // guards closed
 	closed bool
@@ -133,12 +172,20 @@ func mapShm(peer, peerPid int, f *os.File, conn net.Conn, creator bool) (*shmLin
 	if err != nil {
 		return nil, fmt.Errorf("mmap: %w", err)
 	}
-	l := &shmLink{peer: peer, peerPid: peerPid, mem: mem, conn: conn}
+	l := &shmLink{peer: peer, peerPid: peerPid, mem: mem, conn: conn, direct: directCopy}
 	if creator {
 		l.out, l.in = ringAt(mem, 0), ringAt(mem, 1)
 	} else {
 		l.out, l.in = ringAt(mem, 1), ringAt(mem, 0)
 	}
+	var nonce [8]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		syscall.Munmap(mem)
+		return nil, err
+	}
+	l.out.hdr.self.Store(uint64(uintptr(unsafe.Pointer(l.out.hdr))))
+	l.out.hdr.nonce.Store(*(*uint64)(unsafe.Pointer(&nonce)) | 1)
+	l.intoFn = l.fillInto
 	return l, nil
 }
 
@@ -241,12 +288,16 @@ func (l *shmLink) send(bufs [][]byte) error {
 	for _, b := range bufs {
 		total += len(b)
 	}
-	r := &l.out
-	var w waiter
-	for shmRingBytes-int64(l.head-r.hdr.tail.Load()) < 8 {
-		if err := l.pause(&w); err != nil {
+	if l.direct && total >= directMin && len(bufs) == 1 {
+		sent, err := l.sendDirect(bufs[0])
+		if sent || err != nil {
 			return err
 		}
+	}
+	r := &l.out
+	var w waiter
+	if err := l.reserve(&w, 8); err != nil {
+		return err
 	}
 	*(*uint64)(unsafe.Pointer(&r.data[l.head%shmRingBytes])) = uint64(total)
 	l.head += 8
@@ -270,16 +321,74 @@ func (l *shmLink) send(bufs [][]byte) error {
 		}
 	}
 	pad := (8 - l.head%8) % 8
-	for shmRingBytes-int64(l.head-r.hdr.tail.Load()) < int64(pad) {
-		if err := l.pause(&w); err != nil {
-			return err
-		}
+	if err := l.reserve(&w, pad); err != nil {
+		return err
 	}
 	l.head += pad
 	r.hdr.head.Store(l.head)
 	return nil
 }
 
+// reserve waits until the ring has room for n more bytes.
+func (l *shmLink) reserve(w *waiter, n uint64) error {
+	for shmRingBytes-int64(l.head-l.out.hdr.tail.Load()) < int64(n) {
+		if err := l.pause(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// directFlag marks a length word whose message is a descriptor: the 8 bytes
+// after it hold the address of the payload in the sender's memory.
+const directFlag = 1 << 63
+
+// directMin is the smallest message sent by descriptor; below it the
+// system call and the handshake cost more than the copy they save.
+const directMin = 64 << 10
+
+// directPiece bounds one process_vm_readv into scratch, small enough to
+// stay in cache for the reduction that follows.
+const directPiece = 128 << 10
+
+// directCopy says whether new links try descriptors: where the system call
+// is known (see sysnum_*.go); tests turn it off to exercise the ring with
+// large messages.
+var directCopy = sysProcessVMReadv != 0
+
+// sendDirect posts a descriptor for b and waits until the receiver has
+// copied it. It reports false with a nil error when the receiver could not
+// read this process's memory, in which case b must go through the ring.
+func (l *shmLink) sendDirect(b []byte) (sent bool, err error) {
+	var w waiter
+	if err := l.reserve(&w, 16); err != nil {
+		return false, err
+	}
+	r := &l.out
+	at := l.head % shmRingBytes // 8-aligned, and the ring size is a multiple of 16
+	*(*uint64)(unsafe.Pointer(&r.data[at])) = directFlag | uint64(len(b))
+	*(*uint64)(unsafe.Pointer(&r.data[(at+8)%shmRingBytes])) = uint64(uintptr(unsafe.Pointer(&b[0])))
+	l.head += 16
+	l.posted++
+	r.hdr.head.Store(l.head)
+	w = waiter{}
+	for r.hdr.acked.Load() < l.posted {
+		if err := l.pause(&w); err != nil {
+			// The receiver may still be reading b; the operation fails
+			// and the abort notice this rank leaves tells it so.
+			return false, err
+		}
+	}
+	runtime.KeepAlive(b)
+	if r.hdr.noDirect.Load() != 0 {
+		l.direct = false
+		return false, nil
+	}
+	return true, nil
+}
+
+// recv receives a message of n bytes and hands it to consume; consume nil
+// means copying it to l.into.
 func (l *shmLink) recv(n int, consume func(p []byte)) error {
 	if l.stopped.Load() || l.broken.Load() {
 		return errInterrupted
@@ -294,9 +403,20 @@ func (l *shmLink) recv(n int, consume func(p []byte)) error {
 		}
 	}
 	got := *(*uint64)(unsafe.Pointer(&r.data[l.tail%shmRingBytes]))
-	if got != uint64(n) {
+	if got&^directFlag != uint64(n) {
 		l.broken.Store(true)
-		return fmt.Errorf("%w: message of %d bytes, want %d (do all ranks pass buffers of the same length?)", ErrProtocol, got, n)
+		return fmt.Errorf("%w: message of %d bytes, want %d (do all ranks pass buffers of the same length?)", ErrProtocol, got&^directFlag, n)
+	}
+	if got&directFlag != 0 {
+		done, err := l.recvDirect(&w, n, consume)
+		if done || err != nil {
+			return err
+		}
+		// The sender resends through the ring.
+		return l.recv(n, consume)
+	}
+	if consume == nil {
+		consume = l.intoFn
 	}
 	l.tail += 8
 	left := uint64(n)
@@ -325,11 +445,99 @@ func (l *shmLink) recv(n int, consume func(p []byte)) error {
 	return nil
 }
 
+// recvDirect receives a message the sender posted by descriptor, whose
+// length word is at l.tail. consume nil means into l.into. It reports false
+// with a nil error when the sender's memory cannot be read and the message
+// comes again through the ring.
+func (l *shmLink) recvDirect(w *waiter, n int, consume func([]byte)) (done bool, err error) {
+	r := &l.in
+	for int64(r.hdr.head.Load()-l.tail) < 16 {
+		if err := l.pause(w); err != nil {
+			return false, err
+		}
+	}
+	addr := *(*uint64)(unsafe.Pointer(&r.data[(l.tail+8)%shmRingBytes]))
+	l.tail += 16
+	r.hdr.tail.Store(l.tail)
+	if l.peerOK == 0 {
+		l.peerOK = -1
+		var got uint64
+		src := r.hdr.self.Load() + uint64(unsafe.Offsetof(r.hdr.nonce))
+		if err := readPeer(l.peerPid, unsafe.Slice((*byte)(unsafe.Pointer(&got)), 8), src); err == nil && got == r.hdr.nonce.Load() {
+			l.peerOK = 1
+		}
+	}
+	if l.peerOK < 0 {
+		r.hdr.noDirect.Store(1)
+		r.hdr.acked.Add(1)
+		return false, nil
+	}
+	if consume == nil {
+		err = readPeer(l.peerPid, l.into[:n], addr)
+	} else {
+		if l.scratch == nil {
+			l.scratch = make([]byte, directPiece)
+		}
+		for off := 0; off < n && err == nil; off += directPiece {
+			if l.stopped.Load() {
+				return false, errInterrupted
+			}
+			p := l.scratch[:min(directPiece, n-off)]
+			if err = readPeer(l.peerPid, p, addr+uint64(off)); err == nil {
+				consume(p)
+			}
+		}
+	}
+	if err != nil {
+		if gone := l.peerGone(); gone != nil {
+			return false, gone
+		}
+		return false, fmt.Errorf("%w: reading peer process %d: %v", ErrPeerLost, l.peerPid, err)
+	}
+	// A sender that gave up may have reused its buffer while it was read.
+	if gone := l.peerGone(); gone != nil {
+		return false, gone
+	}
+	r.hdr.acked.Add(1)
+	return true, nil
+}
+
+// remoteIovec is an iovec naming memory of another process, which must not
+// pass for a pointer of this one.
+type remoteIovec struct {
+	base uintptr
+	len  uint64
+}
+
+// readPeer copies len(dst) bytes at addr in process pid into dst.
+func readPeer(pid int, dst []byte, addr uint64) error {
+	for len(dst) > 0 {
+		local := syscall.Iovec{Base: &dst[0], Len: uint64(len(dst))}
+		remote := remoteIovec{base: uintptr(addr), len: uint64(len(dst))}
+		n, _, e := syscall.Syscall6(sysProcessVMReadv, uintptr(pid),
+			uintptr(unsafe.Pointer(&local)), 1, uintptr(unsafe.Pointer(&remote)), 1, 0)
+		if e != 0 {
+			return e
+		}
+		if n == 0 {
+			return syscall.EFAULT
+		}
+		dst = dst[n:]
+		addr += uint64(n)
+	}
+	return nil
+}
+
+func (l *shmLink) fillInto(p []byte) {
+	copy(l.into, p)
+	l.into = l.into[len(p):]
+}
+
 func (l *shmLink) recvInto(dst []byte) error {
-	return l.recv(len(dst), func(p []byte) {
-		copy(dst, p)
-		dst = dst[len(p):]
-	})
+	l.into = dst
+	err := l.recv(len(dst), nil)
+	l.into = nil
+	return err
 }
 
 func (l *shmLink) interrupt() { l.stopped.Store(true) }
