@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Data-parallel scaling of shoal against PyTorch DDP (gloo), side by side in
+# one run: the MLP and LeNet of examples/ on Fashion-MNIST, one epoch over
+# the first $MLP_LIMIT / $LENET_LIMIT examples, every process with one
+# thread and the spec's batch per worker. For each model it runs, one after
+# the other:
+#
+#   shoal 1 worker      plain `shoal train --threads 1` and `--workers 1`
+#                       (the faster of the two is the 1-worker baseline)
+#   shoal 2 workers     --strategy allreduce (shared memory, the default, and
+#                       --transport tcp); ps --ps-mode sync, async and
+#                       ssp:2 with one server; average --average-every 4
+#   PyTorch DDP         bench/peers/ddp.py --world 1 and --world 2
+#
+# and prints samples/s (all workers together, loading excluded), scaling
+# over the 1-worker run of the same system, test accuracy, the allreduce
+# overlap fraction (communication hidden behind backward, from the run's
+# result), and the ratios allreduce 2w / shoal 1w and allreduce 2w / DDP 2w.
+# With REPEAT=n every row is the best of n runs. Called by
+# `make bench-scaling`, which builds ./shoal first.
+#
+#   MODELS="mlp lenet" MLP_LIMIT=60000 LENET_LIMIT=6000 REPEAT=1 bash bench/scaling.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODELS=${MODELS:-"mlp lenet"}
+EPOCHS=${EPOCHS:-1}
+MLP_LIMIT=${MLP_LIMIT:-60000}
+LENET_LIMIT=${LENET_LIMIT:-6000}
+REPEAT=${REPEAT:-1}
+PYTHON=${PYTHON:-/usr/bin/python3}
+SHOAL=${SHOAL:-./shoal}
+
+[ -x "$SHOAL" ] || { echo "bench/scaling.sh: $SHOAL not found; run make build" >&2; exit 2; }
+"$PYTHON" -c 'import torch.distributed as d; assert d.is_gloo_available()' 2>/dev/null || {
+  echo "bench/scaling.sh: PyTorch with gloo is missing; apt-get install -y python3-torch" >&2; exit 2; }
+"$SHOAL" data get fashion-mnist >/dev/null
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+results="$out/results.jsonl"
+export OMP_NUM_THREADS=1
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# row MODEL SYSTEM WORKERS NAME COMMAND...: runs COMMAND (which prints one
+# JSON object) $REPEAT times and appends the fastest run to the results.
+row() {
+  local model=$1 system=$2 workers=$3 name=$4 best="" i
+  shift 4
+  for ((i = 1; i <= REPEAT; i++)); do
+    echo "== $model: $name ($i/$REPEAT)" >&2
+    rm -rf "$out/run"
+    if ! "$@" >"$out/one.json" 2>"$out/err.txt"; then
+      echo "bench/scaling.sh: $model $name failed:" >&2
+      tail -5 "$out/err.txt" >&2
+      exit 1
+    fi
+    best=$("$PYTHON" - "$out/one.json" "$best" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+b = json.loads(sys.argv[2]) if sys.argv[2] else None
+print(json.dumps(r if b is None or r["samples_per_sec"] > b["samples_per_sec"] else b))
+PY
+)
+  done
+  "$PYTHON" -c 'import json,sys; print(json.dumps({"model": sys.argv[1], "system": sys.argv[2], "workers": int(sys.argv[3]), "name": sys.argv[4], "r": json.loads(sys.argv[5])}))' \
+    "$model" "$system" "$workers" "$name" "$best" >>"$results"
+}
+
+for model in $MODELS; do
+  limit=$MLP_LIMIT
+  [ "$model" = lenet ] && limit=$LENET_LIMIT
+  spec="examples/$model.yaml"
+  common=(--spec "$spec" --data fashion-mnist --epochs "$EPOCHS" --limit "$limit" --threads 1 --out "$out/run" --json)
+  row "$model" shoal 1 "train (1 process)" "$SHOAL" train "${common[@]}"
+  read -r batch lr opt < <("$PYTHON" -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); print(r["batch"], r["lr"], r["optimizer"])' "$out/one.json")
+  row "$model" shoal 1 "--workers 1 allreduce" "$SHOAL" train --workers 1 --strategy allreduce "${common[@]}"
+  row "$model" shoal 2 "allreduce" "$SHOAL" train --workers 2 --strategy allreduce "${common[@]}"
+  row "$model" shoal 2 "allreduce, tcp" "$SHOAL" train --workers 2 --strategy allreduce --transport tcp "${common[@]}"
+  row "$model" shoal 2 "ps sync, 1 server" "$SHOAL" train --workers 2 --strategy ps --ps 1 --ps-mode sync "${common[@]}"
+  row "$model" shoal 2 "ps async, 1 server" "$SHOAL" train --workers 2 --strategy ps --ps 1 --ps-mode async "${common[@]}"
+  row "$model" shoal 2 "ps ssp:2, 1 server" "$SHOAL" train --workers 2 --strategy ps --ps 1 --ps-mode ssp:2 "${common[@]}"
+  row "$model" shoal 2 "average every 4" "$SHOAL" train --workers 2 --strategy average --average-every 4 "${common[@]}"
+  for w in 1 2; do
+    row "$model" torch "$w" "DDP gloo" "$PYTHON" bench/peers/ddp.py --model "$model" --world "$w" --epochs "$EPOCHS" \
+      --batch "$batch" --lr "$lr" --optimizer "$opt" --limit "$limit"
+  done
+done
+
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+"$PYTHON" - "$results" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print("%-6s %-6s %7s %-22s %9s %13s %8s %9s %8s" % (
+    "model", "system", "workers", "run", "examples", "samples/s", "scaling", "test acc", "overlap"))
+ratios = []
+for model in dict.fromkeys(r["model"] for r in rows):
+    mine = [r for r in rows if r["model"] == model]
+    # The 1-worker baseline of each system: its fastest 1-worker run.
+    base = {s: max(r["r"]["samples_per_sec"] for r in mine if r["system"] == s and r["workers"] == 1)
+            for s in {r["system"] for r in mine}}
+    for r in mine:
+        x = r["r"]
+        examples = x.get("examples") or x.get("steps", 0) * x.get("global_batch", x.get("batch", 0))
+        overlap = "%7.0f%%" % (100 * x["overlap"]) if "overlap" in x and r["name"].startswith("allreduce") else "%8s" % "-"
+        print("%-6s %-6s %7d %-22s %9d %13.0f %7.2fx %8.2f%% %s" % (
+            model, r["system"], r["workers"], r["name"], examples, x["samples_per_sec"],
+            x["samples_per_sec"] / base[r["system"]], 100 * x["test_accuracy"], overlap))
+    ar = next(r["r"] for r in mine if r["system"] == "shoal" and r["name"] == "allreduce")
+    ddp2 = next(r["r"] for r in mine if r["system"] == "torch" and r["workers"] == 2)
+    ratios.append("%s: allreduce 2w / shoal 1w = %.2fx (target >= 1.7x), allreduce 2w / DDP 2w = %.2fx (target >= 2x), "
+                  "overlap %.0f%%, DDP 2w / DDP 1w = %.2fx" % (
+                      model, ar["samples_per_sec"] / base["shoal"], ar["samples_per_sec"] / ddp2["samples_per_sec"],
+                      100 * ar.get("overlap", 0), ddp2["samples_per_sec"] / base["torch"]))
+print()
+for r in ratios:
+    print(r)
+print("load average before %s, after %s; every process 1 thread" % (sys.argv[2], sys.argv[3]))
+PY
