@@ -25,7 +25,8 @@ import (
 // abort notice or closure in the peer's ring header, and whether the peer
 // process is still alive.
 //
-// Large messages skip the ring: the sender posts a descriptor (the address
+// Links can also send large messages by descriptor (off by default, see
+// directCopy), skipping the ring: the sender posts a descriptor (the address
 // of its buffer) and waits; the receiver copies straight out of the sender's
 // memory with process_vm_readv, into its destination or, when reducing, into
 // a small cache-resident scratch buffer, and acknowledges. That is one copy
@@ -351,10 +352,16 @@ const directMin = 64 << 10
 // stay in cache for the reduction that follows.
 const directPiece = 128 << 10
 
-// directCopy says whether new links try descriptors: where the system call
-// is known (see sysnum_*.go); tests turn it off to exercise the ring with
-// large messages.
-var directCopy = sysProcessVMReadv != 0
+// directCopy says whether new links send large messages by descriptor. It
+// is off: with one descriptor in flight per link the sender waits for every
+// acknowledgement, and on an oversubscribed host those waits cost about
+// what the saved copy gains (measured side by side at 1, 16 and 64 MiB).
+// Letting the pipeline keep several descriptors in flight is the next step.
+var directCopy = false
+
+// directAvailable says whether process_vm_readv's number is known here
+// (see sysnum_*.go).
+const directAvailable = sysProcessVMReadv != 0
 
 // sendDirect posts a descriptor for b and waits until the receiver has
 // copied it. It reports false with a nil error when the receiver could not
