@@ -34,7 +34,9 @@ type tcpLink struct {
 	dirty  bool // a write failed part-way: the stream is no longer framed
 	shut   bool // abort already shut the write side
 
-	// Owned by the receiving goroutine.
+	// rmu is held by whoever reads the stream: the receiving goroutine
+	// for a whole message, or a failed send looking for an abort notice.
+	rmu        sync.Mutex
 	dec        *frame.Decoder
 	rseq       uint64
 	scratch    []byte
@@ -67,7 +69,58 @@ func (l *tcpLink) send(bufs [][]byte) error {
 	if n > l.maxLen {
 		return fmt.Errorf("%w: message of %d bytes over the frame cap of %d", ErrProtocol, n, l.maxLen)
 	}
-	return l.writeFrameLocked(frame.Data, n, bufs)
+	if err := l.writeFrameLocked(frame.Data, n, bufs); err != nil {
+		if cause := l.pendingAbort(); cause != nil {
+			return cause
+		}
+		return err
+	}
+	return nil
+}
+
+// abortLookahead bounds how long a failed send waits for the peer's abort
+// notice.
+const abortLookahead = 200 * time.Millisecond
+
+// pendingAbort looks for an abort notice the peer sent before closing, so
+// that a failed send reports the root cause (the rank that really failed)
+// rather than "peer closed connection". It reads only when no receive is
+// in progress on this link; a receiver in progress finds the notice itself.
+func (l *tcpLink) pendingAbort() error {
+	if l.stopped.Load() || !l.rmu.TryLock() {
+		return nil
+	}
+	defer l.rmu.Unlock()
+	if l.readBroken {
+		return nil
+	}
+	_ = l.conn.SetReadDeadline(time.Now().Add(abortLookahead))
+	defer func() {
+		if !l.stopped.Load() {
+			_ = l.conn.SetReadDeadline(time.Time{})
+		}
+	}()
+	for {
+		h, err := l.dec.Next()
+		if err != nil {
+			return nil
+		}
+		switch {
+		case h.Kind == frame.Abort && h.Len <= maxAbortText+5:
+			p := make([]byte, h.Len)
+			if _, err := io.ReadFull(l.conn, p); err != nil {
+				return nil
+			}
+			return parseAbort(l.peer, p)
+		case h.Kind == frame.Data && h.Len <= l.maxLen:
+			// Data the algorithm will never read now: skip it.
+			if _, err := io.CopyN(io.Discard, l.conn, int64(h.Len)); err != nil {
+				return nil
+			}
+		default:
+			return nil
+		}
+	}
 }
 
 func (l *tcpLink) writeFrameLocked(k frame.Kind, n int, bufs [][]byte) error {
@@ -144,6 +197,8 @@ func (l *tcpLink) next(n int) error {
 }
 
 func (l *tcpLink) recv(n int, consume func(p []byte)) error {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
 	if err := l.next(n); err != nil {
 		return err
 	}
@@ -175,6 +230,8 @@ func (l *tcpLink) recv(n int, consume func(p []byte)) error {
 }
 
 func (l *tcpLink) recvInto(dst []byte) error {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
 	if err := l.next(len(dst)); err != nil {
 		return err
 	}
