@@ -94,6 +94,9 @@ func (o *AdamW) Steps() int64 { return o.steps }
 // SetSteps restores the step count.
 func (o *AdamW) SetSteps(n int64) { o.setSteps(n) }
 
+// adamScalarOnly turns the vector kernel off (tests compare the two).
+var adamScalarOnly bool
+
 // adamCore is the update shared by Adam and AdamW.
 type adamCore struct {
 	base
@@ -156,6 +159,11 @@ func (o *adamCore) update(lo, hi int, decayed bool) {
 	b1, b2, eps := o.b1, o.b2, o.eps32
 	c1, c2 := o.c1, o.c2
 	stepSize, invSqrtBc2 := o.stepSize, o.invSqrtBc2
+	if shrink == 1 && wd == 0 && !adamScalarOnly {
+		k := adamConsts{b1: b1, c1: c1, b2: b2, c2: c2, stepSize: stepSize, invSqrtBc2: invSqrtBc2, eps: eps, tiny: 0x1p-126}
+		done := adamVector(p, g, m, v, &k)
+		p, g, m, v = p[done:], g[done:], m[done:], v[done:]
+	}
 	for i := range p {
 		pi, gi := p[i], g[i]
 		if shrink != 1 {
