@@ -16,7 +16,8 @@
 # over the 1-worker run of the same system, test accuracy, the allreduce
 # overlap fraction (communication hidden behind backward, from the run's
 # result), and the ratios allreduce 2w / shoal 1w and allreduce 2w / DDP 2w.
-# With REPEAT=n every row is the best of n runs. Called by
+# With REPEAT=n every row is the best of n runs; a run that takes longer
+# than ROW_TIMEOUT seconds stops the script. Called by
 # `make bench-scaling`, which builds ./shoal first.
 #
 #   MODELS="mlp lenet" MLP_LIMIT=60000 LENET_LIMIT=6000 REPEAT=1 bash bench/scaling.sh
@@ -28,6 +29,7 @@ EPOCHS=${EPOCHS:-1}
 MLP_LIMIT=${MLP_LIMIT:-60000}
 LENET_LIMIT=${LENET_LIMIT:-6000}
 REPEAT=${REPEAT:-1}
+ROW_TIMEOUT=${ROW_TIMEOUT:-600} # seconds one run may take
 PYTHON=${PYTHON:-/usr/bin/python3}
 SHOAL=${SHOAL:-./shoal}
 
@@ -51,7 +53,7 @@ row() {
   for ((i = 1; i <= REPEAT; i++)); do
     echo "== $model: $name ($i/$REPEAT)" >&2
     rm -rf "$out/run"
-    if ! "$@" >"$out/one.json" 2>"$out/err.txt"; then
+    if ! timeout "$ROW_TIMEOUT" "$@" >"$out/one.json" 2>"$out/err.txt"; then
       echo "bench/scaling.sh: $model $name failed:" >&2
       tail -5 "$out/err.txt" >&2
       exit 1
