@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // ErrInvalidSpec is matched (errors.Is) by every error that ParseSpec,
@@ -427,10 +430,9 @@ const MaxSpecSize = 1 << 20
 // type and invalid values are errors naming the field path, for example
 // "spec: layers[2].units: must be positive, got -3".
 //
-// The YAML accepted is the block and flow subset that configuration files
-// use: mappings, lists (block "- item" or flow "[1, 28, 28]"), plain,
-// single- and double-quoted scalars and comments. Anchors, aliases, tags,
-// multi-line scalars and several documents in one file are rejected.
+// YAML is read with go.yaml.in/yaml/v3 (YAML 1.2 core schema). Anchors,
+// aliases, explicit tags and several documents in one file are rejected:
+// a spec is one plain document.
 func ParseSpec(data []byte) (*Spec, error) {
 	if len(data) > MaxSpecSize {
 		return nil, specErrorf("", "document of %d bytes is larger than %d; a spec declares layers, not data", len(data), MaxSpecSize)
@@ -1098,531 +1100,101 @@ func describe(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// YAML subset.
+// YAML.
 
 // maxYAMLDepth bounds nesting, so hostile input cannot exhaust the stack.
 const maxYAMLDepth = 64
 
-// yamlLine is one significant line: indentation, and text without the
-// indentation or a trailing comment.
-type yamlLine struct {
-	num    int
-	indent int
-	text   string
-}
-
-type yamlParser struct {
-	lines []yamlLine
-	pos   int
-}
-
-func yamlErrorf(line int, format string, args ...any) error {
-	return specErrorf("", "yaml line %d: %s", line, fmt.Sprintf(format, args...))
-}
-
-// parseYAML decodes the YAML subset that ParseSpec documents.
+// parseYAML decodes a YAML document (go.yaml.in/yaml/v3) into the same tree
+// as JSON decoding gives, so that both notations go through one checker.
+// Anchors, aliases and explicit tags are refused: a model spec has no use
+// for them and they make errors harder to read.
 func parseYAML(data []byte) (any, error) {
-	lines, err := splitYAML(string(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))))
-	if err != nil || len(lines) == 0 {
-		return nil, err
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, specErrorf("", "%s", strings.Replace(err.Error(), "yaml: line", "yaml line", 1))
 	}
-	p := &yamlParser{lines: lines}
-	v, err := p.node(lines[0].indent, 0)
-	if err != nil {
-		return nil, err
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, specErrorf("", "yaml line %d: a second document; a spec is one document", extra.Line)
 	}
-	if p.pos < len(p.lines) {
-		l := p.lines[p.pos]
-		return nil, yamlErrorf(l.num, "unexpected indentation before %q", l.text)
+	if len(doc.Content) == 0 {
+		return nil, nil
 	}
-	return v, nil
+	return yamlTree(doc.Content[0], 0)
 }
 
-func splitYAML(doc string) ([]yamlLine, error) {
-	var lines []yamlLine
-	for i, raw := range strings.Split(doc, "\n") {
-		num := i + 1
-		raw = strings.TrimSuffix(raw, "\r")
-		indent := 0
-		for indent < len(raw) && raw[indent] == ' ' {
-			indent++
-		}
-		text := stripComment(raw[indent:])
-		text = strings.TrimRight(text, " \t")
-		if text == "" {
-			continue
-		}
-		if text[0] == '\t' {
-			return nil, yamlErrorf(num, "tab in indentation; indent with spaces")
-		}
-		if indent == 0 && (text == "---" || strings.HasPrefix(text, "--- ")) {
-			if len(lines) > 0 {
-				return nil, yamlErrorf(num, "a second document; a spec file holds one")
-			}
-			if text = strings.TrimSpace(text[3:]); text == "" {
-				continue
-			}
-		}
-		if indent == 0 && text == "..." {
-			break
-		}
-		if text[0] == '%' {
-			return nil, yamlErrorf(num, "directives are not supported")
-		}
-		lines = append(lines, yamlLine{num: num, indent: indent, text: text})
-	}
-	return lines, nil
+func yamlErrorf(n *yaml.Node, format string, args ...any) error {
+	return specErrorf("", "yaml line %d: %s", n.Line, fmt.Sprintf(format, args...))
 }
 
-// stripComment cuts a "#" comment that starts the text or follows a space,
-// outside quotes.
-func stripComment(s string) string {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote == '"' && c == '\\':
-			i++
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '#' && (i == 0 || s[i-1] == ' ' || s[i-1] == '\t'):
-			return s[:i]
-		}
-	}
-	return s
-}
-
-func isSeqItem(text string) bool { return text == "-" || strings.HasPrefix(text, "- ") }
-
-// node parses the block that starts at the current line, indented by ind.
-func (p *yamlParser) node(ind, depth int) (any, error) {
-	l := p.lines[p.pos]
+// yamlTree converts a node into map[string]any, []any, string,
+// json.Number, bool or nil.
+func yamlTree(n *yaml.Node, depth int) (any, error) {
 	if depth > maxYAMLDepth {
-		return nil, yamlErrorf(l.num, "nested more than %d levels", maxYAMLDepth)
+		return nil, yamlErrorf(n, "nested more than %d levels", maxYAMLDepth)
 	}
-	if isSeqItem(l.text) {
-		return p.sequence(ind, depth)
+	if n.Anchor != "" || n.Kind == yaml.AliasNode || n.Style&yaml.TaggedStyle != 0 {
+		return nil, yamlErrorf(n, "anchors, aliases, tags are not supported in a spec")
 	}
-	if _, _, ok, err := splitKey(l.text, l.num); err != nil {
-		return nil, err
-	} else if ok {
-		return p.mapping(ind, depth)
-	}
-	p.pos++
-	return parseInline(p.joinFlow(l.text), l.num, depth)
-}
-
-// joinFlow returns text with the following lines appended while text
-// starts a flow collection that they continue, so that
-//
-//	layers: [
-//	  {type: flatten},
-//	]
-//
-// reads as one line; it consumes the lines it appends.
-func (p *yamlParser) joinFlow(text string) string {
-	if text[0] != '[' && text[0] != '{' {
-		return text
-	}
-	depth, quote := flowDepth(text, 0, 0)
-	if depth <= 0 || p.pos == len(p.lines) {
-		return text
-	}
-	var b strings.Builder
-	b.WriteString(text)
-	for depth > 0 && p.pos < len(p.lines) {
-		line := p.lines[p.pos].text
-		b.WriteByte(' ')
-		b.WriteString(line)
-		depth, quote = flowDepth(line, depth, quote)
-		p.pos++
-	}
-	return b.String()
-}
-
-// flowDepth continues counting the brackets left open, outside quotes,
-// from depth and the open quote (0 for none) over text.
-func flowDepth(text string, depth int, quote byte) (int, byte) {
-	for i := 0; i < len(text); i++ {
-		c := text[i]
-		switch {
-		case quote == '"' && c == '\\':
-			i++
-		case quote != 0:
-			if c == quote {
-				quote = 0
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
+				return nil, yamlErrorf(k, "keys must be plain names")
 			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '[' || c == '{':
-			depth++
-		case c == ']' || c == '}':
-			depth--
-		}
-	}
-	return depth, quote
-}
-
-func (p *yamlParser) sequence(ind, depth int) (any, error) {
-	list := []any{}
-	for p.pos < len(p.lines) {
-		l := p.lines[p.pos]
-		if l.indent < ind || (l.indent == ind && !isSeqItem(l.text)) {
-			break
-		}
-		if l.indent > ind {
-			return nil, yamlErrorf(l.num, "unexpected indentation before %q", l.text)
-		}
-		rest := strings.TrimLeft(l.text[1:], " ")
-		var v any
-		var err error
-		if rest == "" {
-			p.pos++
-			if p.pos < len(p.lines) && p.lines[p.pos].indent > ind {
-				v, err = p.node(p.lines[p.pos].indent, depth+1)
+			if _, dup := m[k.Value]; dup {
+				return nil, yamlErrorf(k, "key %q repeated", k.Value)
 			}
-		} else {
-			// Read the item's content as a line of its own, indented to
-			// the column where it starts, so "- type: dense" continues
-			// with keys aligned under "type".
-			col := ind + len(l.text) - len(rest)
-			p.lines[p.pos] = yamlLine{num: l.num, indent: col, text: rest}
-			v, err = p.node(col, depth+1)
-		}
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, v)
-	}
-	return list, nil
-}
-
-func (p *yamlParser) mapping(ind, depth int) (any, error) {
-	m := map[string]any{}
-	for p.pos < len(p.lines) {
-		l := p.lines[p.pos]
-		if l.indent < ind {
-			break
-		}
-		if l.indent > ind {
-			return nil, yamlErrorf(l.num, "unexpected indentation before %q", l.text)
-		}
-		if isSeqItem(l.text) {
-			return nil, yamlErrorf(l.num, "a list item where a key was expected")
-		}
-		key, rest, ok, err := splitKey(l.text, l.num)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, yamlErrorf(l.num, "want key: value, got %q", l.text)
-		}
-		if _, dup := m[key]; dup {
-			return nil, yamlErrorf(l.num, "key %q repeated", key)
-		}
-		p.pos++
-		var v any
-		if rest == "" {
-			if p.pos < len(p.lines) {
-				next := p.lines[p.pos]
-				if next.indent > ind || (next.indent == ind && isSeqItem(next.text)) {
-					v, err = p.node(next.indent, depth+1)
-				}
+			v, err := yamlTree(n.Content[i+1], depth+1)
+			if err != nil {
+				return nil, err
 			}
-		} else {
-			v, err = parseInline(p.joinFlow(rest), l.num, depth+1)
+			m[k.Value] = v
 		}
-		if err != nil {
-			return nil, err
-		}
-		m[key] = v
-	}
-	return m, nil
-}
-
-// splitKey splits "key: value" (or "key:") into its key and value text.
-// ok is false for a line that is not a mapping entry.
-func splitKey(text string, num int) (key, rest string, ok bool, err error) {
-	if text == "" || text[0] == '[' || text[0] == '{' {
-		return "", "", false, nil
-	}
-	end := -1
-	if text[0] == '"' || text[0] == '\'' {
-		k, n, err := quoted(text, num)
-		if err != nil {
-			return "", "", false, err
-		}
-		if n < len(text) && text[n] == ':' && (n+1 == len(text) || text[n+1] == ' ') {
-			return k, strings.TrimSpace(text[n+1:]), true, nil
-		}
-		return "", "", false, nil
-	}
-	for i := 0; i < len(text); i++ {
-		if text[i] == ':' && (i+1 == len(text) || text[i+1] == ' ') {
-			end = i
-			break
-		}
-	}
-	if end <= 0 {
-		return "", "", false, nil
-	}
-	key = strings.TrimSpace(text[:end])
-	if strings.ContainsAny(key[:1], "&*!|>%@`?") {
-		return "", "", false, yamlErrorf(num, "key %q: anchors, aliases, tags and complex keys are not supported", key)
-	}
-	return key, strings.TrimSpace(text[end+1:]), true, nil
-}
-
-// parseInline parses a value written on one line: a flow collection, a
-// quoted scalar or a plain scalar.
-func parseInline(s string, num, depth int) (any, error) {
-	switch s[0] {
-	case '[', '{':
-		fp := &flowParser{s: s, num: num}
-		v, err := fp.value(depth)
-		if err != nil {
-			return nil, err
-		}
-		fp.space()
-		if fp.pos < len(s) {
-			return nil, yamlErrorf(num, "unexpected %q after %q", s[fp.pos:], s[:fp.pos])
-		}
-		return v, nil
-	case '"', '\'':
-		v, n, err := quoted(s, num)
-		if err != nil {
-			return nil, err
-		}
-		if strings.TrimSpace(s[n:]) != "" {
-			return nil, yamlErrorf(num, "unexpected %q after a quoted string", s[n:])
-		}
-		return v, nil
-	case '&', '*', '!', '|', '>', '%', '@', '`':
-		return nil, yamlErrorf(num, "%q: anchors, aliases, tags and block scalars are not supported", s)
-	}
-	if strings.Contains(s, ": ") || strings.HasSuffix(s, ":") {
-		return nil, yamlErrorf(num, "%q: a mapping cannot start inside a value; quote the value or start a new line", s)
-	}
-	return plainScalar(s), nil
-}
-
-// quoted reads the quoted scalar at the start of s and returns its value
-// and length.
-func quoted(s string, num int) (string, int, error) {
-	q := s[0]
-	for i := 1; i < len(s); i++ {
-		switch {
-		case q == '"' && s[i] == '\\':
-			i++
-		case q == '\'' && s[i] == '\'' && i+1 < len(s) && s[i+1] == '\'':
-			i++
-		case s[i] == q:
-			if q == '\'' {
-				return strings.ReplaceAll(s[1:i], "''", "'"), i + 1, nil
+		return m, nil
+	case yaml.SequenceNode:
+		list := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := yamlTree(c, depth+1)
+			if err != nil {
+				return nil, err
 			}
-			var v string
-			if err := json.Unmarshal([]byte(s[:i+1]), &v); err != nil {
-				return "", 0, yamlErrorf(num, "bad escape in %s", s[:i+1])
+			list = append(list, v)
+		}
+		return list, nil
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil, nil
+		case "!!bool":
+			var b bool
+			if err := n.Decode(&b); err != nil {
+				return nil, yamlErrorf(n, "%v", err)
 			}
-			return v, i + 1, nil
-		}
-	}
-	return "", 0, yamlErrorf(num, "unterminated string %s", s)
-}
-
-// plainScalar resolves an unquoted scalar as YAML 1.2's core schema does:
-// null, booleans, decimal numbers, and strings for everything else.
-func plainScalar(s string) any {
-	switch s {
-	case "~", "null", "Null", "NULL":
-		return nil
-	case "true", "True", "TRUE":
-		return true
-	case "false", "False", "FALSE":
-		return false
-	}
-	if n, ok := yamlNumber(s); ok {
-		return n
-	}
-	return s
-}
-
-// yamlNumber recognises [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
-// and rewrites it as a JSON number.
-func yamlNumber(s string) (json.Number, bool) {
-	i := 0
-	var b strings.Builder
-	if i < len(s) && (s[i] == '-' || s[i] == '+') {
-		if s[i] == '-' {
-			b.WriteByte('-')
-		}
-		i++
-	}
-	digits := func() string {
-		start := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		return s[start:i]
-	}
-	whole := digits()
-	frac, hasFrac := "", false
-	if i < len(s) && s[i] == '.' {
-		i++
-		hasFrac = true
-		frac = digits()
-	}
-	if whole == "" && frac == "" {
-		return "", false
-	}
-	if whole == "" && !hasFrac {
-		return "", false
-	}
-	whole = strings.TrimLeft(whole, "0")
-	if whole == "" {
-		whole = "0"
-	}
-	b.WriteString(whole)
-	if frac != "" {
-		b.WriteString("." + frac)
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		b.WriteByte('e')
-		if i < len(s) && (s[i] == '-' || s[i] == '+') {
-			b.WriteByte(s[i])
-			i++
-		}
-		exp := digits()
-		if exp == "" {
-			return "", false
-		}
-		b.WriteString(exp)
-	}
-	if i != len(s) {
-		return "", false
-	}
-	return json.Number(b.String()), true
-}
-
-// flowParser reads a flow collection: [a, b] or {k: v, ...}.
-type flowParser struct {
-	s   string
-	pos int
-	num int
-}
-
-func (f *flowParser) space() {
-	for f.pos < len(f.s) && (f.s[f.pos] == ' ' || f.s[f.pos] == '\t') {
-		f.pos++
-	}
-}
-
-func (f *flowParser) value(depth int) (any, error) {
-	if depth > maxYAMLDepth {
-		return nil, yamlErrorf(f.num, "nested more than %d levels", maxYAMLDepth)
-	}
-	f.space()
-	if f.pos == len(f.s) {
-		return nil, yamlErrorf(f.num, "unexpected end of %q", f.s)
-	}
-	switch f.s[f.pos] {
-	case '[':
-		return f.list(depth)
-	case '{':
-		return f.mapping(depth)
-	case '"', '\'':
-		v, n, err := quoted(f.s[f.pos:], f.num)
-		f.pos += n
-		return v, err
-	case '&', '*', '!', '|', '>', '%', '@', '`':
-		return nil, yamlErrorf(f.num, "%q: anchors, aliases and tags are not supported", f.s[f.pos:])
-	}
-	start := f.pos
-	for f.pos < len(f.s) && !strings.ContainsRune(",[]{}", rune(f.s[f.pos])) &&
-		!(f.s[f.pos] == ':' && (f.pos+1 == len(f.s) || strings.ContainsRune(" ,[]{}", rune(f.s[f.pos+1])))) {
-		f.pos++
-	}
-	text := strings.TrimSpace(f.s[start:f.pos])
-	if text == "" {
-		return nil, yamlErrorf(f.num, "missing value at %q", f.s[start:])
-	}
-	return plainScalar(text), nil
-}
-
-func (f *flowParser) list(depth int) (any, error) {
-	f.pos++ // [
-	list := []any{}
-	for {
-		f.space()
-		if f.pos < len(f.s) && f.s[f.pos] == ']' {
-			f.pos++
-			return list, nil
-		}
-		v, err := f.value(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, v)
-		if err := f.separator(']'); err != nil {
-			return nil, err
-		}
-	}
-}
-
-func (f *flowParser) mapping(depth int) (any, error) {
-	f.pos++ // {
-	m := map[string]any{}
-	for {
-		f.space()
-		if f.pos < len(f.s) && f.s[f.pos] == '}' {
-			f.pos++
-			return m, nil
-		}
-		k, err := f.value(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		key, ok := k.(string)
-		if !ok {
-			key = fmt.Sprint(k)
-			if k == nil {
-				return nil, yamlErrorf(f.num, "missing key in %q", f.s)
+			return b, nil
+		case "!!int":
+			i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+			if err != nil {
+				return nil, yamlErrorf(n, "number %q out of range", n.Value)
 			}
+			return json.Number(strconv.FormatInt(i, 10)), nil
+		case "!!float":
+			f, err := strconv.ParseFloat(n.Value, 64)
+			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+				return nil, yamlErrorf(n, "number %q is not finite", n.Value)
+			}
+			return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), nil
 		}
-		f.space()
-		if f.pos == len(f.s) || f.s[f.pos] != ':' {
-			return nil, yamlErrorf(f.num, "want ':' after key %q in %q", key, f.s)
-		}
-		f.pos++
-		if _, dup := m[key]; dup {
-			return nil, yamlErrorf(f.num, "key %q repeated", key)
-		}
-		if m[key], err = f.value(depth + 1); err != nil {
-			return nil, err
-		}
-		if err := f.separator('}'); err != nil {
-			return nil, err
-		}
+		return n.Value, nil
 	}
-}
-
-// separator consumes a ',' (leaving a closing bracket for the caller) or
-// checks that the collection closes.
-func (f *flowParser) separator(closing byte) error {
-	f.space()
-	switch {
-	case f.pos < len(f.s) && f.s[f.pos] == ',':
-		f.pos++
-		return nil
-	case f.pos < len(f.s) && f.s[f.pos] == closing:
-		return nil
-	}
-	return yamlErrorf(f.num, "want ',' or %q in %q", closing, f.s)
+	return nil, yamlErrorf(n, "unsupported YAML node")
 }
 
 // LayerSummary describes one layer of a built model, for listings such as
