@@ -3,14 +3,14 @@
 #   make test    everything CI runs: checks, tests (asm and noasm), race tests
 #   make check   gofmt, go vet, staticcheck and the race detector
 #   make bench   Go benchmarks of the hot kernels
-#   make bench-gemm, bench-allreduce, bench-train   side by side with peers
+#   make bench-gemm, bench-allreduce, bench-train, bench-scaling   side by side with peers
 
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@2026.2.2
 # Packages that run goroutines of their own; tested with -race.
 RACE_PKGS   ?= ./tensor/... ./collective/... ./data/... ./autograd/... ./nn/... ./optim/... ./ps/... ./cluster/... ./train/...
 
-.PHONY: all build test check fmt vet staticcheck race unit noasm bench bench-gemm bench-allreduce bench-train
+.PHONY: all build test check fmt vet staticcheck race unit noasm bench bench-gemm bench-allreduce bench-train bench-scaling
 
 all: build
 
@@ -52,3 +52,6 @@ bench-allreduce: build
 
 bench-train: build
 	bash bench/train.sh
+
+bench-scaling: build
+	bash bench/scaling.sh

@@ -20,6 +20,19 @@
 // reverse order during backward, so a suffix of the gradient arena is ready
 // first — the bucket plans of the distributed strategies rely on this.
 //
+// Specs: a model can also be declared in YAML or JSON (see examples/ in the
+// repository) with ParseSpec or LoadSpec, validated with errors that name
+// the field path ("spec: layers[2].units: must be positive, got -3"), and
+// built with Spec.Build into exactly the model the Go calls would build. A
+// character model may say vocab: auto; the trainer sets it with SetVocab
+// before Build.
+//
+// Weights files: SaveFile writes a model in the safetensors layout (an
+// 8-byte header length, a JSON header naming each tensor's dtype, shape and
+// byte range, then raw little-endian float32) with the spec embedded in
+// the header's metadata, atomically; LoadFile rebuilds the model from it
+// and predicts bit-identically.
+//
 // Layers: Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, Dropout, BatchNorm,
 // Embedding, LSTM, GRU, TimeDistributed and the activations ReLU, LeakyReLU,
 // Tanh, Sigmoid, Softmax and GELU. Losses: SoftmaxCrossEntropy, MSE,
