@@ -37,6 +37,20 @@
 // weights — the kernels reduce in a fixed order, the loader's shuffle and the
 // dropout masks are seeded, and nothing iterates over a map.
 //
+// Distributed strategies: Options.Strategy hooks into every step
+// (BeginStep, GradReady from the tape's gradient-ready hook, ExchangeGrads,
+// Update, EndStep). NewAllReduce averages gradients over a
+// collective.Communicator in buckets — contiguous ranges from the end of
+// the gradient arena, which become final first — started while backward
+// still runs; NewPS pulls parameters from and pushes gradient ranges to
+// parameter servers (package ps), which run the optimizer; NewAverage
+// averages parameters every K steps. The balance helpers split a global
+// batch by measured worker speed and weight the gradient average by each
+// worker's share. StepTimingLog and Timeline record per-step compute,
+// communication, exposed wait and overlap, and a Chrome trace. Processes,
+// rendezvous and wiring live in cmd/shoal (shoal coordinator, worker, ps,
+// and train --workers N).
+//
 // Outputs of a run: MetricsLog writes the reports as JSON lines
 // (metrics.jsonl) and Curves draws loss and accuracy against epochs as a PNG
 // (curves.png, with gonum.org/v1/plot).
