@@ -6,7 +6,7 @@
 #   make bench-gemm, bench-allreduce, bench-train, bench-scaling   side by side with peers
 
 GO          ?= go
-STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@2026.2.2
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages that run goroutines of their own; tested with -race.
 RACE_PKGS   ?= ./tensor/... ./collective/... ./data/... ./autograd/... ./nn/... ./optim/... ./ps/... ./cluster/... ./train/...
 
