@@ -166,7 +166,7 @@ func init() {
 	f.StringVar(&fl.out, "out", "", "output directory rank 0 writes the model and results to")
 	f.StringVar(&fl.stepLog, "step-log", "", "write per-step timings as JSON lines to this file ({rank} is replaced)")
 	f.StringVar(&fl.timeline, "timeline", "", "write a Chrome-trace timeline to this file ({rank} is replaced)")
-	f.StringVar(&fl.transport, "transport", "auto", "data plane between workers: tcp, shm (one host) or auto (shared memory between workers on one host, else TCP)")
+	f.StringVar(&fl.transport, "transport", "tcp", "data plane between workers: tcp, shm (one host) or auto (shared memory between workers on one host, else TCP)")
 	f.IntVar(&fl.bucketBytes, "bucket-bytes", 0, "allreduce bucket size in bytes (0 = automatic)")
 	f.IntVar(&fl.averageEvery, "average-every", 1, "average: steps between two parameter averagings")
 	f.Float64Var(&fl.slow, "debug-slow", 0, "debug: stretch every step by this factor (2 = twice as slow)")
