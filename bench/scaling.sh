@@ -41,8 +41,8 @@ SHOAL=${SHOAL:-./shoal}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 results="$out/results.jsonl"
-export OMP_NUM_THREADS=1
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
+export OMP_NUM_THREADS=1
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # row MODEL SYSTEM WORKERS NAME COMMAND...: runs COMMAND (which prints one
