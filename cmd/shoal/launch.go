@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -143,8 +144,9 @@ func runLaunch(cmd *cobra.Command) error {
 	}
 
 	type proc struct {
-		id  string
-		cmd *exec.Cmd
+		id        string
+		cmd       *exec.Cmd
+		out, errs *io.PipeWriter // closed once Wait has copied the last output
 	}
 	var procs []proc
 	for i := range servers {
@@ -211,11 +213,19 @@ func runLaunch(cmd *cobra.Command) error {
 			}
 			outMu.Unlock()
 		}
+		// A line too long for the scanner ends it; the rest must still be
+		// read, or the process's Wait would block on the full pipe.
+		_, _ = io.Copy(io.Discard, r)
 	}
-	for _, p := range procs {
+	for i := range procs {
+		p := &procs[i]
 		p.cmd.Env = append(os.Environ(), "SHOAL_TOKEN="+token)
-		so, _ := p.cmd.StdoutPipe()
-		se, _ := p.cmd.StderrPipe()
+		// Pipes of our own rather than StdoutPipe: Wait closes those, and so
+		// would lose the last lines of a process that fails fast, which are
+		// the ones that say why. Wait waits until everything is copied here.
+		so, outW := io.Pipe()
+		se, errW := io.Pipe()
+		p.cmd.Stdout, p.cmd.Stderr, p.out, p.errs = outW, errW, outW, errW
 		if err := p.cmd.Start(); err != nil {
 			return fmt.Errorf("train: starting %s: %w", p.id, err)
 		}
@@ -279,26 +289,44 @@ func runLaunch(cmd *cobra.Command) error {
 	for _, p := range procs {
 		go func() {
 			err := p.cmd.Wait()
+			_ = p.out.Close()
+			_ = p.errs.Close()
 			if err != nil {
 				err = fmt.Errorf("%s exited: %w", label(p.id), err)
 			}
 			errs <- err
 		}()
 	}
-	var first error
+	// The error reported is the first process killed by a signal the
+	// launcher did not send (the peers that noticed its death may exit
+	// before its own Wait returns), else the first failure.
+	var first, killed error
 	var grace <-chan time.Time
+	stopped := false
 	for left := len(procs); left > 0; {
 		select {
 		case err := <-errs:
 			left--
-			if err != nil && first == nil {
+			if err == nil {
+				break
+			}
+			if first == nil {
 				first = err
 				grace = time.After(lostGrace)
 			}
+			var exit *exec.ExitError
+			if killed == nil && !stopped && errors.As(err, &exit) && exit.ProcessState != nil {
+				if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					killed = err
+				}
+			}
 		case <-grace:
-			grace = nil
+			grace, stopped = nil, true
 			cancel() // CommandContext kills the processes this launcher started
 		}
+	}
+	if killed != nil {
+		first = killed
 	}
 	pipes.Wait()
 	cancel()
