@@ -21,7 +21,12 @@ SHOAL=${SHOAL:-./shoal}
 [ -x "$SHOAL" ] || { echo "bench/train.sh: $SHOAL not found; run make build" >&2; exit 2; }
 "$PYTHON" -c 'import torch' 2>/dev/null || {
   echo "bench/train.sh: PyTorch is missing; apt-get install -y python3-torch" >&2; exit 2; }
-if ! ls /usr/lib/x86_64-linux-gnu/openblas-openmp >/dev/null 2>&1; then
+# PyTorch's multi-threaded runs need the OpenMP build of OpenBLAS; put it
+# first on the library path of the PyTorch runs when it is installed.
+openmp_blas=/usr/lib/x86_64-linux-gnu/openblas-openmp
+if [ -e "$openmp_blas/libblas.so.3" ]; then
+  export LD_LIBRARY_PATH="$openmp_blas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+else
   echo "note: libopenblas0-openmp is not installed; PyTorch's 2-thread runs use the pthread OpenBLAS and may collapse (apt-get install -y libopenblas0-openmp)" >&2
 fi
 "$SHOAL" data get fashion-mnist >/dev/null
