@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -354,7 +353,11 @@ func (r *opRun) pipeline(buf []float32, p *pipePlan, op Op, final func(seg []flo
 		return nil
 	}
 	q := make(chan segment, len(p.initial)+len(p.steps))
-	var sent atomic.Int64
+	// The sender posts one token per completed send, and closes sentCh when
+	// it stops on an error, so that a step waiting for its sends blocks
+	// instead of spinning: on a small machine a spinning receiver takes the
+	// core the sender or the peer process needs.
+	sentCh := make(chan struct{}, len(p.initial)+len(p.steps))
 	var stop atomic.Bool
 	done := make(chan struct{})
 	go func() {
@@ -368,20 +371,26 @@ func (r *opRun) pipeline(buf []float32, p *pipePlan, op Op, final func(seg []flo
 				what := fmt.Sprintf("send elements [%d,%d)", sg.lo, sg.hi)
 				r.record(r.peerError(p.right, what, err))
 				stop.Store(true)
+				close(sentCh)
 				r.c.tr.Interrupt()
 				continue
 			}
-			sent.Add(1)
+			sentCh <- struct{}{}
 		}
 	}()
 	for _, sg := range p.initial {
 		q <- sg
 	}
 	var err error
+	sent := 0
+steps:
 	for i := range p.steps {
 		st := &p.steps[i]
-		for int(sent.Load()) < st.awaitSends && !stop.Load() {
-			runtime.Gosched()
+		for sent < st.awaitSends {
+			if _, ok := <-sentCh; !ok {
+				break steps // the sender failed and recorded why
+			}
+			sent++
 		}
 		seg := buf[st.seg.lo:st.seg.hi]
 		if err = r.recvInto(p.left, seg, st.reduce, op); err != nil {

@@ -167,6 +167,9 @@ func runLaunch(cmd *cobra.Command) error {
 		if fl.balance {
 			args = append(args, "--balance")
 		}
+		if trainFlags.cpuProfile != "" {
+			args = append(args, "--cpuprofile", trainFlags.cpuProfile+".{rank}")
+		}
 		if i == fl.slowRank {
 			args = append(args, "--debug-slow", fmt.Sprint(fl.slowFactor))
 		}

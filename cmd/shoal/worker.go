@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -127,6 +128,7 @@ var workerFlags struct {
 	id, listen, strategy   string
 	out, stepLog, timeline string
 	transport              string
+	cpuProfile             string
 	bucketBytes            int
 	averageEvery           int
 	slow                   float64
@@ -174,7 +176,9 @@ func init() {
 	f.BoolVar(&fl.balance, "balance", false, "allreduce: split the global batch among workers by measured speed, re-measured every epoch")
 	f.StringVar(&fl.lrScaling, "lr-scaling", "none", "none, or linear: learning rate × workers for the larger global batch (Goyal et al.)")
 	f.IntVar(&fl.warmup, "warmup", 0, "ramp the learning rate up linearly over the first N steps (from the one-worker rate with --lr-scaling linear)")
+	f.StringVar(&fl.cpuProfile, "cpuprofile", "", "write a CPU profile of this worker to this file ({rank} is replaced)")
 	_ = f.MarkHidden("debug-slow")
+	_ = f.MarkHidden("cpuprofile")
 	rootCmd.AddCommand(workerCmd)
 }
 
@@ -340,6 +344,17 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	}
 	stderr := cmd.ErrOrStderr()
 	fmt.Fprintf(stderr, "rank %d of %d: %s, %d parameters, batch %d per worker\n", rank, world, fl.strategy, model.NumParams(), spec.Batch)
+	if fl.cpuProfile != "" {
+		pf, err := os.Create(strings.ReplaceAll(fl.cpuProfile, "{rank}", fmt.Sprint(rank)))
+		if err != nil {
+			return usageErrorf("worker: --cpuprofile: %v", oneLine(err))
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("worker: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	// Heartbeats carry progress and bring news of lost members.
 	var prog struct {
