@@ -119,14 +119,7 @@ func (t *Tape) Alloc(shape []int) *tensor.Tensor {
 		t.bufs[t.nbufs] = buf
 	}
 	t.nbufs++
-	if t.ntens == len(t.tens) {
-		t.tens = append(t.tens, &tensor.Tensor{})
-	}
-	tt := t.tens[t.ntens]
-	t.ntens++
-	tt.Shape = append(tt.Shape[:0], shape...)
-	tt.Data = buf[:n]
-	return tt
+	return t.view(buf[:n], shape)
 }
 
 // AllocZero is Alloc with the contents set to zero.
@@ -138,7 +131,7 @@ func (t *Tape) AllocZero(shape []int) *tensor.Tensor {
 	return tt
 }
 
-// View returns a tensor header from the arena that shares data with shape.
+// view returns a tensor header from the arena over data with shape.
 func (t *Tape) view(data []float32, shape []int) *tensor.Tensor {
 	if t == nil {
 		return tensor.FromData(data, shape...)
