@@ -2,8 +2,11 @@
 # Data-parallel scaling of shoal against PyTorch DDP (gloo), side by side in
 # one run: the MLP and LeNet of examples/ on Fashion-MNIST, one epoch over
 # the first $MLP_LIMIT / $LENET_LIMIT examples, every process with one
-# thread and the spec's batch per worker. For each model it runs, one after
-# the other:
+# thread and the same per-worker batch of $BATCH examples for every row,
+# shoal and PyTorch alike (128 by default: the specs' 32 makes an MLP step
+# so short, under a millisecond, that no exchange of its 940 KB gradient
+# can hide behind it; 128 is an ordinary per-worker batch for such a model;
+# BATCH= uses each spec's own). For each model it runs, one after the other:
 #
 #   shoal 1 worker      plain `shoal train --threads 1` and `--workers 1`
 #                       (the faster of the two is the 1-worker baseline)
@@ -20,7 +23,7 @@
 # than ROW_TIMEOUT seconds stops the script. Called by
 # `make bench-scaling`, which builds ./shoal first.
 #
-#   MODELS="mlp lenet" MLP_LIMIT=60000 LENET_LIMIT=6000 REPEAT=1 bash bench/scaling.sh
+#   MODELS="mlp lenet" MLP_LIMIT=60000 LENET_LIMIT=6000 BATCH=128 REPEAT=1 bash bench/scaling.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +32,7 @@ EPOCHS=${EPOCHS:-1}
 MLP_LIMIT=${MLP_LIMIT:-60000}
 LENET_LIMIT=${LENET_LIMIT:-6000}
 REPEAT=${REPEAT:-1}
+BATCH=${BATCH-128} # examples per step on each worker; empty: the spec's
 ROW_TIMEOUT=${ROW_TIMEOUT:-600} # seconds one run may take
 PYTHON=${PYTHON:-/usr/bin/python3}
 SHOAL=${SHOAL:-./shoal}
@@ -75,6 +79,7 @@ for model in $MODELS; do
   [ "$model" = lenet ] && limit=$LENET_LIMIT
   spec="examples/$model.yaml"
   common=(--spec "$spec" --data fashion-mnist --epochs "$EPOCHS" --limit "$limit" --threads 1 --out "$out/run" --json)
+  [ -n "$BATCH" ] && common+=(--batch "$BATCH")
   row "$model" shoal 1 "train (1 process)" "$SHOAL" train "${common[@]}"
   read -r batch lr opt < <("$PYTHON" -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); print(r["batch"], r["lr"], r["optimizer"])' "$out/one.json")
   row "$model" shoal 1 "--workers 1 allreduce" "$SHOAL" train --workers 1 --strategy allreduce "${common[@]}"
@@ -91,7 +96,7 @@ for model in $MODELS; do
 done
 
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-"$PYTHON" - "$results" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+"$PYTHON" - "$results" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" "$BATCH" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 print("%-6s %-6s %7s %-22s %9s %13s %8s %9s %8s" % (
@@ -118,5 +123,6 @@ for model in dict.fromkeys(r["model"] for r in rows):
 print()
 for r in ratios:
     print(r)
-print("load average before %s, after %s; every process 1 thread" % (sys.argv[2], sys.argv[3]))
+print("load average before %s, after %s; every process 1 thread, batch %s per worker" % (
+    sys.argv[2], sys.argv[3], sys.argv[4] or "of the spec"))
 PY

@@ -64,9 +64,15 @@ func equivalenceModel(t testing.TB, seed uint64) (*nn.Model, optim.Optimizer) {
 // initial broadcast is part of what is checked.
 func trainAllReduce(t *testing.T, world, batch, steps, bucketBytes int, x []float32, labels []int32) [][]float32 {
 	t.Helper()
+	return trainAllReduceWith(t, collectivetest.Config{}, world, batch, steps, bucketBytes, x, labels)
+}
+
+// trainAllReduceWith is trainAllReduce over communicators built with cfg.
+func trainAllReduceWith(t *testing.T, cfg collectivetest.Config, world, batch, steps, bucketBytes int, x []float32, labels []int32) [][]float32 {
+	t.Helper()
 	out := make([][]float32, world)
 	var mu sync.Mutex
-	collectivetest.Run(t, world, func(c *collective.Communicator) {
+	collectivetest.RunWith(t, world, cfg, func(c *collective.Communicator) {
 		ctx := context.Background()
 		m, opt := equivalenceModel(t, uint64(1+c.Rank()))
 		s, err := NewAllReduce(ctx, c, m, AllReduceOptions{BucketBytes: bucketBytes})
@@ -151,6 +157,48 @@ func TestAllReduceDeterministic(t *testing.T) {
 			if math.Float32bits(a[r][i]) != math.Float32bits(a[0][i]) {
 				t.Fatalf("rank %d: weight %d is %v; rank 0 has %v; want every rank equal", r, i, a[r][i], a[0][i])
 			}
+		}
+	}
+}
+
+// TestAllReduceCompression trains with gradients narrowed on the wire:
+// every rank must still hold the same bits, the weights must stay close to
+// one worker's with the whole batch (16-bit gradients, float32 sums), and
+// they must differ from an uncompressed run, or nothing was narrowed.
+func TestAllReduceCompression(t *testing.T) {
+	const world, batch, steps = 2, 8, 20
+	x, labels := equivalenceData(world*batch*steps, 7)
+	plain := trainAllReduce(t, world, batch, steps, 256, x, labels)[0]
+	scale := 0.0
+	for _, v := range plain {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	for _, comp := range []collective.Compression{collective.BF16, collective.FP16} {
+		cfg := collectivetest.Config{Options: collective.Options{Compression: comp}}
+		got := trainAllReduceWith(t, cfg, world, batch, steps, 256, x, labels)
+		for r := range got {
+			if got[r] == nil {
+				t.Fatalf("%v: rank %d returned no weights", comp, r)
+			}
+			for i := range got[r] {
+				if math.Float32bits(got[r][i]) != math.Float32bits(got[0][i]) {
+					t.Fatalf("%v: rank %d: weight %d is %v; rank 0 has %v; want every rank equal", comp, r, i, got[r][i], got[0][i])
+				}
+			}
+		}
+		worst, differ := 0.0, 0
+		for i := range plain {
+			worst = max(worst, math.Abs(float64(got[0][i]-plain[i]))/scale)
+			if got[0][i] != plain[i] {
+				differ++
+			}
+		}
+		if worst > 1e-1 {
+			t.Errorf("%v: weights differ from the uncompressed run by %.3g (relative to the largest weight); want <= 0.1", comp, worst)
+		}
+		t.Logf("%v: worst difference %.3g relative to the largest weight", comp, worst)
+		if differ == 0 {
+			t.Errorf("%v: weights are identical to the uncompressed run; want the wire narrowed", comp)
 		}
 	}
 }

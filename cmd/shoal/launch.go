@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-dl/shoal/cluster"
+	"github.com/shoal-dl/shoal/collective"
 )
 
 // launchFlags extend shoal train: with --workers N it runs the job as N
@@ -29,6 +30,7 @@ var launchFlags struct {
 	bucketBytes, avgEvery int
 	stepLog, timeline     string
 	transport             string
+	compression           string
 	balance               bool
 	lrScaling             string
 	warmup                int
@@ -48,6 +50,7 @@ func init() {
 	f.StringVar(&fl.stepLog, "step-log", "", "with --workers: per-step timings as JSON lines ({rank} is replaced; default DIR/steps-{rank}.jsonl)")
 	f.StringVar(&fl.timeline, "timeline", "", "with --workers: write a Chrome-trace timeline of every rank to this file")
 	f.StringVar(&fl.transport, "transport", "tcp", "with --workers: data plane between workers: tcp, shm or auto (shared memory on one host)")
+	f.StringVar(&fl.compression, "compression", "none", "with --strategy allreduce or average: gradients (parameters) on the wire as none (float32), bf16 or fp16")
 	f.BoolVar(&fl.balance, "balance", false, "with --strategy allreduce: split the global batch among workers by measured speed, every epoch")
 	f.StringVar(&fl.lrScaling, "lr-scaling", "none", "with --workers: none, or linear (learning rate × workers, Goyal et al.)")
 	f.IntVar(&fl.warmup, "warmup", 0, "with --workers: ramp the learning rate up linearly over the first N steps")
@@ -87,6 +90,9 @@ func runLaunch(cmd *cobra.Command) error {
 		return usageErrorf("train: --ps must not be negative")
 	case tf.spec == "" || tf.data == "" || tf.out == "":
 		return usageErrorf("train: --spec, --data and --out are required")
+	}
+	if _, err := collective.ParseCompression(fl.compression); err != nil {
+		return usageErrorf("train: --compression: %v", err)
 	}
 	servers := fl.servers
 	if fl.strategy == "ps" && servers == 0 {
@@ -157,7 +163,7 @@ func runLaunch(cmd *cobra.Command) error {
 		id := fmt.Sprintf("w%d", i)
 		args := append([]string{"worker", "--id", id, "--strategy", fl.strategy, "--out", tf.out,
 			"--bucket-bytes", fmt.Sprint(fl.bucketBytes), "--average-every", fmt.Sprint(fl.avgEvery),
-			"--step-log", stepLog, "--transport", fl.transport}, common...)
+			"--step-log", stepLog, "--transport", fl.transport, "--compression", fl.compression}, common...)
 		if timelineParts != "" {
 			args = append(args, "--timeline", timelineParts)
 		}

@@ -128,6 +128,7 @@ var workerFlags struct {
 	id, listen, strategy   string
 	out, stepLog, timeline string
 	transport              string
+	compression            string
 	cpuProfile             string
 	bucketBytes            int
 	averageEvery           int
@@ -169,6 +170,7 @@ func init() {
 	f.StringVar(&fl.stepLog, "step-log", "", "write per-step timings as JSON lines to this file ({rank} is replaced)")
 	f.StringVar(&fl.timeline, "timeline", "", "write a Chrome-trace timeline to this file ({rank} is replaced)")
 	f.StringVar(&fl.transport, "transport", "tcp", "data plane between workers: tcp, shm (one host) or auto (shared memory between workers on one host, else TCP)")
+	f.StringVar(&fl.compression, "compression", "none", "allreduce, average: values on the wire between workers as none (float32), bf16 or fp16; sums stay float32")
 	f.IntVar(&fl.bucketBytes, "bucket-bytes", 0, "allreduce bucket size in bytes (0 = automatic)")
 	f.IntVar(&fl.averageEvery, "average-every", 1, "average: steps between two parameter averagings")
 	f.Float64Var(&fl.slow, "debug-slow", 0, "debug: stretch every step by this factor (2 = twice as slow)")
@@ -238,6 +240,10 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	}
 	if fl.job.data == "" {
 		return usageErrorf("worker: --data is required; for example --data fashion-mnist")
+	}
+	compression, err := collective.ParseCompression(fl.compression)
+	if err != nil {
+		return usageErrorf("worker: --compression: %v", err)
 	}
 	threads := setThreads(fl.job.threads)
 	// One more scheduler thread than kernel threads: the collective's and
@@ -425,7 +431,8 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	bucketBytes := 0
 	switch fl.strategy {
 	case "allreduce", "average":
-		comm, err = collective.Dial(ctx, collective.Config{Rank: rank, Addrs: addrs, Listener: ln, Transport: fl.transport})
+		comm, err = collective.Dial(ctx, collective.Config{Rank: rank, Addrs: addrs, Listener: ln, Transport: fl.transport,
+			Options: collective.Options{Compression: compression}})
 		if err != nil {
 			return fmt.Errorf("worker: rank %d: connecting to the other workers: %w", rank, err)
 		}
