@@ -21,9 +21,11 @@ import (
 // Messages are an 8-byte length and the payload, padded to 8 bytes; the
 // producer publishes its head as it copies, so the consumer starts on a long
 // message before it is complete. Waiting spins briefly, then yields the CPU
-// to other processes, then sleeps, checking all along for an interrupt, an
-// abort notice or closure in the peer's ring header, and whether the peer
-// process is still alive.
+// to other processes a few times, then sleeps on a futex doorbell in the
+// shared header that the peer rings after every change (so a waiting rank
+// burns no CPU that the other ranks on the host need), checking all along
+// for an interrupt, an abort notice or closure in the peer's ring header,
+// and whether the peer process is still alive.
 //
 // Links can also send large messages by descriptor (off by default, see
 // directCopy), skipping the ring: the sender posts a descriptor (the address
@@ -62,6 +64,14 @@ type ringHdr struct {
 	// through process_vm_readv and compares.
 	self  atomic.Uint64
 	nonce atomic.Uint64
+
+	_ [48]byte
+	// bell is the doorbell of the consumer of this ring: the producer
+	// adds one after every change the consumer may wait for (head,
+	// tail, acked, abort, close, in either ring), and wakes it with a
+	// futex when sleepers says it may be asleep on the bell.
+	bell     atomic.Uint32
+	sleepers atomic.Int32
 }
 
 const ringHdrBytes = 1024
@@ -199,16 +209,60 @@ func (l *shmLink) unlink() {
 
 func (l *shmLink) kind() string { return "shm" }
 
-// waiter paces a wait for the peer: spin, then yield, then sleep.
+// waiter paces a wait for the peer: spin, then yield, then sleep on the
+// link's doorbell.
 type waiter struct {
 	n     int
 	check time.Time
+	// seen is the doorbell's value before the caller last checked its
+	// condition; armed says seen is valid. Sleeping only while the bell
+	// still reads seen cannot miss a change made after that check.
+	seen  uint32
+	armed bool
 }
 
 const (
 	spinRounds  = 64
-	yieldRounds = 2000
+	yieldRounds = 16
+	// bellWait bounds one sleep on the doorbell, so that a peer that died
+	// without ringing is noticed.
+	bellWait = 2 * time.Millisecond
 )
+
+const (
+	futexWait = 0
+	futexWake = 1
+)
+
+// ring tells the peer that something it may wait for changed.
+func (l *shmLink) ring() { ringBell(l.out.hdr) }
+
+// ringSelf wakes this process's own waiters on the link (after an
+// interrupt or abort).
+func (l *shmLink) ringSelf() { ringBell(l.in.hdr) }
+
+func ringBell(h *ringHdr) {
+	h.bell.Add(1)
+	if h.sleepers.Load() > 0 {
+		syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&h.bell)), futexWake, 1<<30, 0, 0, 0)
+	}
+}
+
+// sleep waits on this process's doorbell until it moves from w.seen, or
+// for bellWait at most, then takes a new snapshot for the caller's next
+// check.
+func (l *shmLink) sleep(w *waiter) {
+	h := l.in.hdr
+	if !w.armed {
+		w.seen, w.armed = h.bell.Load(), true
+		return // the caller checks its condition once more first
+	}
+	h.sleepers.Add(1)
+	ts := syscall.NsecToTimespec(int64(bellWait))
+	syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&h.bell)), futexWait, uintptr(w.seen), uintptr(unsafe.Pointer(&ts)), 0, 0)
+	h.sleepers.Add(-1)
+	w.seen = h.bell.Load()
+}
 
 // pause waits a little and reports why waiting should stop, if it should.
 func (l *shmLink) pause(w *waiter) error {
@@ -230,8 +284,7 @@ func (l *shmLink) pause(w *waiter) error {
 			return nil
 		}
 	default:
-		d := time.Duration(min(w.n-spinRounds-yieldRounds+1, 50)) * 20 * time.Microsecond
-		time.Sleep(d)
+		l.sleep(w)
 	}
 	now := time.Now()
 	if w.check.IsZero() {
@@ -307,6 +360,7 @@ func (l *shmLink) send(bufs [][]byte) error {
 			free := shmRingBytes - (l.head - r.hdr.tail.Load())
 			if free == 0 {
 				r.hdr.head.Store(l.head)
+				l.ring()
 				if err := l.pause(&w); err != nil {
 					return err
 				}
@@ -319,6 +373,7 @@ func (l *shmLink) send(bufs [][]byte) error {
 			b = b[n:]
 			l.head += n
 			r.hdr.head.Store(l.head)
+			l.ring()
 		}
 	}
 	pad := (8 - l.head%8) % 8
@@ -327,6 +382,7 @@ func (l *shmLink) send(bufs [][]byte) error {
 	}
 	l.head += pad
 	r.hdr.head.Store(l.head)
+	l.ring()
 	return nil
 }
 
@@ -378,6 +434,7 @@ func (l *shmLink) sendDirect(b []byte) (sent bool, err error) {
 	l.head += 16
 	l.posted++
 	r.hdr.head.Store(l.head)
+	l.ring()
 	w = waiter{}
 	for r.hdr.acked.Load() < l.posted {
 		if err := l.pause(&w); err != nil {
@@ -436,6 +493,7 @@ func (l *shmLink) recv(n int, consume func(p []byte)) error {
 		}
 		if k == 0 {
 			r.hdr.tail.Store(l.tail)
+			l.ring()
 			if err := l.pause(&w); err != nil {
 				return err
 			}
@@ -446,9 +504,11 @@ func (l *shmLink) recv(n int, consume func(p []byte)) error {
 		l.tail += k
 		left -= k
 		r.hdr.tail.Store(l.tail)
+		l.ring()
 	}
 	l.tail += (8 - l.tail%8) % 8
 	r.hdr.tail.Store(l.tail)
+	l.ring()
 	return nil
 }
 
@@ -466,6 +526,7 @@ func (l *shmLink) recvDirect(w *waiter, n int, consume func([]byte)) (done bool,
 	addr := *(*uint64)(unsafe.Pointer(&r.data[(l.tail+8)%shmRingBytes]))
 	l.tail += 16
 	r.hdr.tail.Store(l.tail)
+	l.ring()
 	if l.peerOK == 0 {
 		l.peerOK = -1
 		var got uint64
@@ -477,6 +538,7 @@ func (l *shmLink) recvDirect(w *waiter, n int, consume func([]byte)) (done bool,
 	if l.peerOK < 0 {
 		r.hdr.noDirect.Store(1)
 		r.hdr.acked.Add(1)
+		l.ring()
 		return false, nil
 	}
 	if consume == nil {
@@ -506,6 +568,7 @@ func (l *shmLink) recvDirect(w *waiter, n int, consume func([]byte)) (done bool,
 		return false, gone
 	}
 	r.hdr.acked.Add(1)
+	l.ring()
 	return true, nil
 }
 
@@ -547,10 +610,14 @@ func (l *shmLink) recvInto(dst []byte) error {
 	return err
 }
 
-func (l *shmLink) interrupt() { l.stopped.Store(true) }
+func (l *shmLink) interrupt() {
+	l.stopped.Store(true)
+	l.ringSelf()
+}
 
 func (l *shmLink) abort(cause error) {
 	l.stopped.Store(true)
+	l.ringSelf()
 	h := l.out.hdr
 	if h.aborted.Load() != 0 {
 		return
@@ -559,6 +626,7 @@ func (l *shmLink) abort(cause error) {
 	n := copy(h.abortMsg[:], p)
 	h.abortLen.Store(uint32(n))
 	h.aborted.Store(1)
+	l.ring()
 }
 
 func (l *shmLink) close() error {
@@ -570,6 +638,8 @@ func (l *shmLink) close() error {
 	l.closed = true
 	l.stopped.Store(true)
 	l.out.hdr.closed.Store(1)
+	l.ring()
+	l.ringSelf()
 	l.unlink()
 	err := syscall.Munmap(l.mem)
 	if l.conn != nil {
