@@ -208,6 +208,10 @@ func TestPlanGradBuckets(t *testing.T) {
 	for _, bytes := range []int{4, 256, 1 << 10, 4 << 10, 1 << 20} {
 		bs, of := planGradBuckets(m.Params, bytes)
 		limit, firstLimit := max(1, bytes/4), max(1, bytes/16)
+		layers := map[[2]int]bool{}
+		for _, g := range groupParams(m.Params) {
+			layers[[2]int{g.lo, g.hi}] = true
+		}
 		// Buckets tile the arena from its end to its start, within limits.
 		end := m.NumParams()
 		for i, b := range bs {
@@ -218,8 +222,8 @@ func TestPlanGradBuckets(t *testing.T) {
 			if i == 0 {
 				lim = firstLimit
 			}
-			if b.hi-b.lo > lim {
-				t.Errorf("bucket size %d: bucket %d holds %d elements; want at most %d", bytes, i, b.hi-b.lo, lim)
+			if b.hi-b.lo > lim && !layers[[2]int{b.lo, b.hi}] {
+				t.Errorf("bucket size %d: bucket %d holds %d elements; want at most %d, or one whole layer", bytes, i, b.hi-b.lo, lim)
 			}
 			end = b.lo
 		}
@@ -269,6 +273,27 @@ func TestPlanGradBucketsKeepsLayersTogether(t *testing.T) {
 	}
 	if gs := groupParams(m.Params); len(gs) != 3 {
 		t.Errorf("groupParams found %d layers; want 3 (weight and bias of each dense layer)", len(gs))
+	}
+}
+
+// TestPlanGradBucketsNeverCutsALayer: a layer larger than the bucket
+// size is one bucket, whatever the size, since its parts would all be
+// ready at the same moment.
+func TestPlanGradBucketsNeverCutsALayer(t *testing.T) {
+	m, _ := equivalenceModel(t, 1) // layers of 288, 528 and 68 parameters
+	groups := groupParams(m.Params)
+	for _, bytes := range []int{4, 256, 1 << 10} {
+		bs, _ := planGradBuckets(m.Params, bytes)
+		if len(bs) != len(groups) {
+			t.Errorf("bucket size %d: %d buckets %v; want one per layer (%d), since every layer is larger than the limit", bytes, len(bs), bs, len(groups))
+			continue
+		}
+		for i, b := range bs {
+			g := groups[len(groups)-1-i]
+			if b.lo != g.lo || b.hi != g.hi {
+				t.Errorf("bucket size %d: bucket %d is [%d, %d); want layer [%d, %d)", bytes, i, b.lo, b.hi, g.lo, g.hi)
+			}
+		}
 	}
 }
 
