@@ -10,9 +10,10 @@
 #
 #   shoal 1 worker      plain `shoal train --threads 1` and `--workers 1`
 #                       (the faster of the two is the 1-worker baseline)
-#   shoal 2 workers     --strategy allreduce (over TCP, the default, and
-#                       --transport shm); ps --ps-mode sync, async and
-#                       ssp:2 with one server; average --average-every 4
+#   shoal 2 workers     --strategy allreduce (over shared memory, the
+#                       default on one host, and --transport tcp); ps
+#                       --ps-mode sync, async and ssp:2 with one server;
+#                       average --average-every 4
 #   PyTorch DDP         bench/peers/ddp.py --world 1 and --world 2
 #
 # and prints samples/s (all workers together, loading excluded), scaling
@@ -84,7 +85,7 @@ for model in $MODELS; do
   read -r batch lr opt < <("$PYTHON" -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); print(r["batch"], r["lr"], r["optimizer"])' "$out/one.json")
   row "$model" shoal 1 "--workers 1 allreduce" "$SHOAL" train --workers 1 --strategy allreduce "${common[@]}"
   row "$model" shoal 2 "allreduce" "$SHOAL" train --workers 2 --strategy allreduce "${common[@]}"
-  row "$model" shoal 2 "allreduce, shm" "$SHOAL" train --workers 2 --strategy allreduce --transport shm "${common[@]}"
+  row "$model" shoal 2 "allreduce, tcp" "$SHOAL" train --workers 2 --strategy allreduce --transport tcp "${common[@]}"
   row "$model" shoal 2 "ps sync, 1 server" "$SHOAL" train --workers 2 --strategy ps --ps 1 --ps-mode sync "${common[@]}"
   row "$model" shoal 2 "ps async, 1 server" "$SHOAL" train --workers 2 --strategy ps --ps 1 --ps-mode async "${common[@]}"
   row "$model" shoal 2 "ps ssp:2, 1 server" "$SHOAL" train --workers 2 --strategy ps --ps 1 --ps-mode ssp:2 "${common[@]}"

@@ -49,7 +49,7 @@ func init() {
 	f.IntVar(&fl.avgEvery, "average-every", 1, "with --strategy average: steps between parameter averagings")
 	f.StringVar(&fl.stepLog, "step-log", "", "with --workers: per-step timings as JSON lines ({rank} is replaced; default DIR/steps-{rank}.jsonl)")
 	f.StringVar(&fl.timeline, "timeline", "", "with --workers: write a Chrome-trace timeline of every rank to this file")
-	f.StringVar(&fl.transport, "transport", "tcp", "with --workers: data plane between workers: tcp, shm or auto (shared memory on one host)")
+	f.StringVar(&fl.transport, "transport", "auto", "with --workers: data plane between workers: auto (shared memory on one host), tcp or shm")
 	f.StringVar(&fl.compression, "compression", "none", "with --strategy allreduce or average: gradients (parameters) on the wire as none (float32), bf16 or fp16")
 	f.BoolVar(&fl.balance, "balance", false, "with --strategy allreduce: split the global batch among workers by measured speed, every epoch")
 	f.StringVar(&fl.lrScaling, "lr-scaling", "none", "with --workers: none, or linear (learning rate × workers, Goyal et al.)")

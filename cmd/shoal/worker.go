@@ -169,7 +169,7 @@ func init() {
 	f.StringVar(&fl.out, "out", "", "output directory rank 0 writes the model and results to")
 	f.StringVar(&fl.stepLog, "step-log", "", "write per-step timings as JSON lines to this file ({rank} is replaced)")
 	f.StringVar(&fl.timeline, "timeline", "", "write a Chrome-trace timeline to this file ({rank} is replaced)")
-	f.StringVar(&fl.transport, "transport", "tcp", "data plane between workers: tcp, shm (one host) or auto (shared memory between workers on one host, else TCP)")
+	f.StringVar(&fl.transport, "transport", "auto", "data plane between workers: auto (shared memory between workers on one host, else TCP), tcp or shm (one host)")
 	f.StringVar(&fl.compression, "compression", "none", "allreduce, average: values on the wire between workers as none (float32), bf16 or fp16; sums stay float32")
 	f.IntVar(&fl.bucketBytes, "bucket-bytes", 0, "allreduce bucket size in bytes (0 = automatic)")
 	f.IntVar(&fl.averageEvery, "average-every", 1, "average: steps between two parameter averagings")
