@@ -297,6 +297,53 @@ func TestPlanGradBucketsNeverCutsALayer(t *testing.T) {
 	}
 }
 
+// TestAllReduceOneBucket checks that OneBucket plans a single bucket over
+// the whole arena and still trains like one worker with the whole batch.
+func TestAllReduceOneBucket(t *testing.T) {
+	const world, batch, steps = 2, 8, 10
+	x, labels := equivalenceData(world*batch*steps, 9)
+	want := trainAllReduce(t, world, batch, steps, 256, x, labels)[0]
+	out := make([][]float32, world)
+	var mu sync.Mutex
+	collectivetest.Run(t, world, func(c *collective.Communicator) {
+		ctx := context.Background()
+		m, opt := equivalenceModel(t, uint64(1+c.Rank()))
+		s, err := NewAllReduce(ctx, c, m, AllReduceOptions{OneBucket: true, BucketBytes: 256})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if bs := s.Buckets(); len(bs) != 1 || bs[0] != [2]int{0, m.NumParams()} {
+			t.Errorf("rank %d: OneBucket planned buckets %v; want one, [0, %d)", c.Rank(), bs, m.NumParams())
+		}
+		tr, err := New(m, Options{Optimizer: opt, Strategy: s})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		for step := range steps {
+			lo := step*world*batch + c.Rank()*batch
+			if _, err := tr.Step(ctx, batchOf(x, labels, lo, lo+batch)); err != nil {
+				t.Errorf("rank %d: %v", c.Rank(), err)
+				return
+			}
+		}
+		mu.Lock()
+		out[c.Rank()] = append([]float32(nil), m.Values()...)
+		mu.Unlock()
+	})
+	for r, got := range out {
+		if got == nil {
+			t.Fatalf("rank %d returned no weights", r)
+		}
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*max(1, math.Abs(float64(want[i]))) {
+				t.Fatalf("rank %d: weight %d is %v with one bucket, %v with several; want equal within 1e-6", r, i, got[i], want[i])
+			}
+		}
+	}
+}
+
 func TestAutoBucketBytes(t *testing.T) {
 	for _, c := range []struct{ n, want int }{{10, 256 << 10}, {1 << 20, 512 << 10}, {1 << 26, 1 << 20}} {
 		if got := AutoBucketBytes(c.n); got != c.want {

@@ -438,7 +438,13 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		}
 		defer comm.Close()
 		if fl.strategy == "allreduce" {
-			a, err := train.NewAllReduce(ctx, comm, model, train.AllReduceOptions{BucketBytes: fl.bucketBytes, OnStep: onStep, Timeline: timeline})
+			oneBucket := false
+			if fl.bucketBytes == 0 {
+				if oneBucket, err = noSpareCores(ctx, comm, workers, threads); err != nil {
+					return fmt.Errorf("worker: rank %d: %w", rank, err)
+				}
+			}
+			a, err := train.NewAllReduce(ctx, comm, model, train.AllReduceOptions{BucketBytes: fl.bucketBytes, OneBucket: oneBucket, OnStep: onStep, Timeline: timeline})
 			if err != nil {
 				return err
 			}
@@ -685,4 +691,26 @@ func writeTimeline(path string, tl *train.Timeline) error {
 		return usageErrorf("--timeline: %v", oneLine(err))
 	}
 	return nil
+}
+
+// noSpareCores reports whether any worker's host runs as many kernel
+// threads of this job's workers as it has cores, agreed by all ranks (a
+// max over them). There, communication cannot progress beside backward,
+// and the allreduce strategy is cheaper in one operation after backward
+// than in buckets during it (train.AllReduceOptions.OneBucket).
+func noSpareCores(ctx context.Context, comm *collective.Communicator, workers []cluster.Member, threads int) (bool, error) {
+	host, local := collective.HostID(), 0
+	for _, w := range workers {
+		if w.Host == host {
+			local++
+		}
+	}
+	flag := []float32{0}
+	if local*threads >= runtime.NumCPU() {
+		flag[0] = 1
+	}
+	if err := comm.AllReduce(ctx, flag, collective.Max); err != nil {
+		return false, fmt.Errorf("agreeing on the bucket plan: %w", err)
+	}
+	return flag[0] > 0, nil
 }
