@@ -261,6 +261,10 @@ type opRun struct {
 	reduce  bool
 	op      Op
 	consume func([]byte)
+	// fuseScale, when nonzero, makes a reducing receive without
+	// compression multiply each sum by it: Mean's division fused into
+	// the last reduction of a shard.
+	fuseScale float32
 }
 
 // peerError builds the error for a failed wait on peer. err is what the
@@ -299,9 +303,12 @@ func (r *opRun) sink(p []byte) {
 	if comp == None {
 		src := floatsOf(p)
 		d := r.dst[r.off : r.off+len(src)]
-		if r.reduce {
+		switch {
+		case r.reduce && r.fuseScale != 0:
+			addScaleInto(d, src, r.fuseScale)
+		case r.reduce:
 			reduceInto(r.op, d, src)
-		} else {
+		default:
 			copy(d, src)
 		}
 		r.off += len(src)
@@ -393,11 +400,19 @@ steps:
 			sent++
 		}
 		seg := buf[st.seg.lo:st.seg.hi]
-		if err = r.recvInto(p.left, seg, st.reduce, op); err != nil {
+		// The last reduction of a Mean's shard divides as it adds; with
+		// compression the finisher must also round, so it runs apart.
+		fuse := st.final && st.reduce && op == Mean && final != nil && r.c.opts.Compression == None
+		if fuse {
+			r.fuseScale = 1 / float32(r.c.size)
+		}
+		err = r.recvInto(p.left, seg, st.reduce, op)
+		r.fuseScale = 0
+		if err != nil {
 			err = r.record(r.peerError(p.left, st.what(), err))
 			break
 		}
-		if st.final && final != nil {
+		if st.final && final != nil && !fuse {
 			final(seg)
 		}
 		if st.forward {

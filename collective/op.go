@@ -88,6 +88,30 @@ func addInto(dst, src []float32) {
 	}
 }
 
+// addScaleInto sets dst[i] = (dst[i] + src[i]) * s: a Mean's last reduction
+// and its division in one pass, with the same two roundings as addInto
+// followed by scale.
+func addScaleInto(dst, src []float32, s float32) {
+	n := len(dst)
+	src = src[:n]
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		d := dst[i : i+8 : i+8]
+		x := src[i : i+8 : i+8]
+		d[0] = (d[0] + x[0]) * s
+		d[1] = (d[1] + x[1]) * s
+		d[2] = (d[2] + x[2]) * s
+		d[3] = (d[3] + x[3]) * s
+		d[4] = (d[4] + x[4]) * s
+		d[5] = (d[5] + x[5]) * s
+		d[6] = (d[6] + x[6]) * s
+		d[7] = (d[7] + x[7]) * s
+	}
+	for ; i < n; i++ {
+		dst[i] = (dst[i] + src[i]) * s
+	}
+}
+
 func scale(buf []float32, s float32) {
 	for i := range buf {
 		buf[i] *= s
