@@ -154,34 +154,8 @@ func runTrain(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return specUsageError(err)
 	}
-	fs := cmd.Flags()
-	if fs.Changed("epochs") {
-		spec.Epochs = fl.epochs
-	}
-	if fs.Changed("batch") {
-		spec.Batch = fl.batch
-	}
-	if fs.Changed("seed") {
-		spec.Seed = fl.seed
-	}
-	if fs.Changed("clip-norm") {
-		spec.ClipNorm = fl.clipNorm
-	}
-	if fs.Changed("bptt") {
-		spec.BPTT = fl.bptt
-	}
-	if fs.Changed("lr") {
-		if spec.Optimizer == nil {
-			spec.Optimizer = &nn.OptimizerSpec{Name: "sgd"}
-		}
-		spec.Optimizer.LR = fl.lr
-	}
-	if spec.Epochs == 0 {
-		spec.Epochs = 1
-	}
-	if spec.Batch == 0 {
-		spec.Batch = 32
-	}
+	over := specOverrides{epochs: fl.epochs, batch: fl.batch, bptt: fl.bptt, lr: fl.lr, clipNorm: fl.clipNorm, seed: fl.seed}
+	over.apply(cmd.Flags(), spec)
 
 	sets, err := loadTrainData(src, fl.test, fl.dataDir, fl.label, spec)
 	if err != nil {

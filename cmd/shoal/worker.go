@@ -66,28 +66,8 @@ func (j *jobFlags) loadSpec(cmd *cobra.Command) (*nn.Spec, error) {
 	if err != nil {
 		return nil, specUsageError(err)
 	}
-	fs := cmd.Flags()
-	if fs.Changed("epochs") {
-		spec.Epochs = j.epochs
-	}
-	if fs.Changed("batch") {
-		spec.Batch = j.batch
-	}
-	if fs.Changed("seed") {
-		spec.Seed = j.seed
-	}
-	if fs.Changed("lr") {
-		if spec.Optimizer == nil {
-			spec.Optimizer = &nn.OptimizerSpec{Name: "sgd"}
-		}
-		spec.Optimizer.LR = j.lr
-	}
-	if spec.Epochs == 0 {
-		spec.Epochs = 1
-	}
-	if spec.Batch == 0 {
-		spec.Batch = 32
-	}
+	over := specOverrides{epochs: j.epochs, batch: j.batch, lr: j.lr, seed: j.seed}
+	over.apply(cmd.Flags(), spec)
 	return spec, nil
 }
 
