@@ -134,37 +134,22 @@ func (t *Tape) Conv2D(x, w, b *Var, g tensor.ConvGeom) *Var {
 	if b != nil {
 		bv = b.Value
 	}
-	if !out.requiresGrad {
-		tensor.Conv2D(out.Value, x.Value, w.Value, bv, g)
-		return out
-	}
-	// When the weight gradient is wanted, the forward's im2col matrices
-	// stay in the arena until Reset and the backward reads them instead of
-	// building them again.
-	var cols *tensor.Tensor
-	if w.requiresGrad {
-		cols = t.Alloc([]int{xs[0], xs[1] * g.KH * g.KW, oh * ow})
-		tensor.Conv2DKeepCols(out.Value, cols, x.Value, w.Value, bv, g)
-	} else {
-		tensor.Conv2D(out.Value, x.Value, w.Value, bv, g)
-	}
-	t.Record(out, func() {
-		var dx, dw, db *tensor.Tensor
-		if x.requiresGrad {
-			dx = t.GradOf(x)
-		}
-		if w.requiresGrad {
-			dw = t.GradOf(w)
-		}
-		if b != nil && b.requiresGrad {
-			db = t.GradOf(b)
-		}
-		if cols == nil {
+	tensor.Conv2D(out.Value, x.Value, w.Value, bv, g)
+	if out.requiresGrad {
+		t.Record(out, func() {
+			var dx, dw, db *tensor.Tensor
+			if x.requiresGrad {
+				dx = t.GradOf(x)
+			}
+			if w.requiresGrad {
+				dw = t.GradOf(w)
+			}
+			if b != nil && b.requiresGrad {
+				db = t.GradOf(b)
+			}
 			tensor.Conv2DGrad(dx, dw, db, x.Value, w.Value, out.Grad, g)
-			return
-		}
-		tensor.Conv2DGradCols(dx, dw, db, x.Value, cols, w.Value, out.Grad, g)
-	}, inputs[:]...)
+		}, inputs[:]...)
+	}
 	return out
 }
 

@@ -188,39 +188,17 @@ func putScratch(p *[]float32) { scratchPool.Put(p) }
 // images run in parallel, one single-threaded GEMM each. A 1×1 stride-1
 // unpadded kernel multiplies the image directly.
 func Conv2D(dst, x, w, b *Tensor, g ConvGeom) {
-	conv2D("Conv2D", dst, nil, x, w, b, g)
-}
-
-// Conv2DKeepCols is Conv2D that also leaves the im2col matrix of every
-// image in cols [N, C·KH·KW, OH·OW], so that Conv2DGradCols can reuse them
-// instead of building them again. A 1×1 stride-1 unpadded kernel has no
-// im2col matrix (the image is its own); cols is then left untouched and may
-// be nil.
-func Conv2DKeepCols(dst, cols, x, w, b *Tensor, g ConvGeom) {
-	d := convCheck("Conv2DKeepCols", x, w, g)
-	if !g.direct() {
-		checkDims("Conv2DKeepCols", "cols", cols, d.n, d.ckk(g), d.oh*d.ow)
-	}
-	conv2D("Conv2DKeepCols", dst, cols, x, w, b, g)
-}
-
-// conv2D is Conv2D, writing the im2col matrices into cols when it is not
-// nil (and the kernel is not direct) instead of into scratch.
-func conv2D(op string, dst, cols, x, w, b *Tensor, g ConvGeom) {
-	d := convCheck(op, x, w, g)
-	checkDims(op, "dst", dst, d.n, d.f, d.oh, d.ow)
+	d := convCheck("Conv2D", x, w, g)
+	checkDims("Conv2D", "dst", dst, d.n, d.f, d.oh, d.ow)
 	if b != nil && len(b.Data) != d.f {
-		panic(fmt.Sprintf("tensor: %s: bias shape %v, want [%d]", op, b.Shape, d.f))
+		panic(fmt.Sprintf("tensor: Conv2D: bias shape %v, want [%d]", b.Shape, d.f))
 	}
 	ckk, p := d.ckk(g), d.oh*d.ow
 	imgLen, outLen := d.c*d.h*d.w, d.f*p
-	if g.direct() {
-		cols = nil
-	}
 	threads := Threads()
 	images := func(lo, hi, gemmThreads int) {
 		var col *[]float32
-		if !g.direct() && cols == nil {
+		if !g.direct() {
 			col = getScratch(ckk * p)
 			defer putScratch(col)
 		}
@@ -228,11 +206,7 @@ func conv2D(op string, dst, cols, x, w, b *Tensor, g ConvGeom) {
 			xn := x.Data[n*imgLen : (n+1)*imgLen]
 			yn := dst.Data[n*outLen : (n+1)*outLen]
 			src := xn
-			switch {
-			case cols != nil:
-				src = cols.Data[n*ckk*p : (n+1)*ckk*p]
-				Im2Col(src, xn, d.c, d.h, d.w, g)
-			case col != nil:
+			if col != nil {
 				Im2Col(*col, xn, d.c, d.h, d.w, g)
 				src = *col
 			}
@@ -258,39 +232,18 @@ func conv2D(op string, dst, cols, x, w, b *Tensor, g ConvGeom) {
 // chunk of images sums its weight gradient in a private buffer and the
 // buffers are added in a fixed order, so results depend only on Threads().
 func Conv2DGrad(dx, dw, db, x, w, dy *Tensor, g ConvGeom) {
-	conv2DGrad("Conv2DGrad", dx, dw, db, x, nil, w, dy, g)
-}
-
-// Conv2DGradCols is Conv2DGrad for a forward pass run by Conv2DKeepCols:
-// cols holds the im2col matrices of x, which the weight gradient reads
-// instead of building them again. x gives the input's shape (and is the
-// im2col matrix itself for a direct 1×1 kernel, where cols may be nil).
-func Conv2DGradCols(dx, dw, db, x, cols, w, dy *Tensor, g ConvGeom) {
-	d := convCheck("Conv2DGradCols", x, w, g)
-	if !g.direct() {
-		checkDims("Conv2DGradCols", "cols", cols, d.n, d.ckk(g), d.oh*d.ow)
-	}
-	conv2DGrad("Conv2DGradCols", dx, dw, db, x, cols, w, dy, g)
-}
-
-// conv2DGrad is Conv2DGrad, reading the im2col matrices from cols when it
-// is not nil (and the kernel is not direct).
-func conv2DGrad(op string, dx, dw, db, x, cols, w, dy *Tensor, g ConvGeom) {
-	d := convCheck(op, x, w, g)
-	checkDims(op, "dy", dy, d.n, d.f, d.oh, d.ow)
+	d := convCheck("Conv2DGrad", x, w, g)
+	checkDims("Conv2DGrad", "dy", dy, d.n, d.f, d.oh, d.ow)
 	if dx != nil {
-		checkDims(op, "dx", dx, x.Shape...)
+		checkDims("Conv2DGrad", "dx", dx, x.Shape...)
 	}
 	if dw != nil {
-		checkDims(op, "dw", dw, w.Shape...)
+		checkDims("Conv2DGrad", "dw", dw, w.Shape...)
 	}
 	if db != nil && len(db.Data) != d.f {
-		panic(fmt.Sprintf("tensor: %s: db shape %v, want [%d]", op, db.Shape, d.f))
+		panic(fmt.Sprintf("tensor: Conv2DGrad: db shape %v, want [%d]", db.Shape, d.f))
 	}
 	ckk, p := d.ckk(g), d.oh*d.ow
-	if g.direct() {
-		cols = nil
-	}
 	imgLen, outLen := d.c*d.h*d.w, d.f*p
 	if db != nil {
 		for n := 0; n < d.n; n++ {
@@ -306,10 +259,8 @@ func conv2DGrad(op string, dx, dw, db, x, cols, w, dy *Tensor, g ConvGeom) {
 	// images handles [lo, hi) and adds their weight gradient, transposed
 	// to [ckk, F], into dwAcc.
 	images := func(lo, hi, gemmThreads int, dwAcc []float32) {
-		// col is scratch for building an image's im2col matrix (when cols
-		// does not hold it) and for dx's column gradients before Col2Im.
 		var col *[]float32
-		if !g.direct() && (cols == nil || dx != nil) {
+		if !g.direct() {
 			col = getScratch(ckk * p)
 			defer putScratch(col)
 		}
@@ -318,10 +269,7 @@ func conv2DGrad(op string, dx, dw, db, x, cols, w, dy *Tensor, g ConvGeom) {
 			dyn := dy.Data[n*outLen : (n+1)*outLen]
 			if dwAcc != nil {
 				src := xn
-				switch {
-				case cols != nil:
-					src = cols.Data[n*ckk*p : (n+1)*ckk*p]
-				case col != nil:
+				if col != nil {
 					Im2Col(*col, xn, d.c, d.h, d.w, g)
 					src = *col
 				}

@@ -2,7 +2,6 @@ package tensor
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -207,71 +206,5 @@ func TestMaxPoolAllPadding(t *testing.T) {
 	MaxPool2DGrad(dx, dy, argmax)
 	if dx.Data[0] != 1 {
 		t.Errorf("MaxPool2DGrad over padding: dx = %g; want 1 (one window holds the pixel)", dx.Data[0])
-	}
-}
-
-// TestConv2DKeepCols checks that the forward that keeps its im2col
-// matrices gives the same bits as Conv2D, that cols holds each image's
-// Im2Col, and that Conv2DGradCols reading them gives the same bits as
-// Conv2DGrad, serial and batch-parallel, for every subset of outputs.
-func TestConv2DKeepCols(t *testing.T) {
-	defer SetThreads(Threads())
-	rng := rand.New(rand.NewPCG(41, 42))
-	for _, th := range []int{1, 3} {
-		SetThreads(th)
-		for _, s := range convCases(true) {
-			oh, ow := s.out()
-			ckk, p := s.c*s.g.KH*s.g.KW, oh*ow
-			name := fmt.Sprintf("%+v threads=%d", s, th)
-			x := randTensor(rng, s.n, s.c, s.h, s.w)
-			w := randTensor(rng, s.f, s.c, s.g.KH, s.g.KW)
-			b := randTensor(rng, s.f)
-			want, got := New(s.n, s.f, oh, ow), New(s.n, s.f, oh, ow)
-			cols := randTensor(rng, s.n, ckk, p)
-			Conv2D(want, x, w, b, s.g)
-			Conv2DKeepCols(got, cols, x, w, b, s.g)
-			assertSame(t, "Conv2DKeepCols"+name+" y", got.Data, want.Data)
-			if !s.g.direct() {
-				col := New(ckk, p)
-				for n := 0; n < s.n; n++ {
-					Im2Col(col.Data, x.Data[n*s.c*s.h*s.w:(n+1)*s.c*s.h*s.w], s.c, s.h, s.w, s.g)
-					assertSame(t, fmt.Sprintf("Conv2DKeepCols%s cols of image %d", name, n), cols.Data[n*ckk*p:(n+1)*ckk*p], col.Data)
-				}
-			}
-			dy := randTensor(rng, s.n, s.f, oh, ow)
-			for mask := 1; mask < 8; mask++ {
-				start := []*Tensor{randTensor(rng, x.Shape...), randTensor(rng, w.Shape...), randTensor(rng, s.f)}
-				grads := func() [3]*Tensor {
-					var g [3]*Tensor
-					for i := range g {
-						if mask&(1<<i) != 0 {
-							g[i] = start[i].Clone()
-						}
-					}
-					return g
-				}
-				wg, gg := grads(), grads()
-				Conv2DGrad(wg[0], wg[1], wg[2], x, w, dy, s.g)
-				Conv2DGradCols(gg[0], gg[1], gg[2], x, cols, w, dy, s.g)
-				for i, what := range []string{"dx", "dw", "db"} {
-					if wg[i] != nil {
-						assertSame(t, fmt.Sprintf("Conv2DGradCols%s %s (mask %b)", name, what, mask), gg[i].Data, wg[i].Data)
-					}
-				}
-			}
-		}
-	}
-}
-
-// assertSame fails unless got and want hold the same bits.
-func assertSame(t *testing.T, what string, got, want []float32) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values; want %d", what, len(got), len(want))
-	}
-	for i := range got {
-		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-			t.Fatalf("%s[%d] = %v; want %v (bit-identical)", what, i, got[i], want[i])
-		}
 	}
 }
