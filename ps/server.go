@@ -128,14 +128,15 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		default:
 			err = fmt.Errorf("ps: unknown op %d", h.op)
 		}
-		if werr := s.reply(c, reply, err); werr != nil {
+		if werr := s.reply(c, hdr, reply, err); werr != nil {
 			return
 		}
 	}
 }
 
-func (s *Server) reply(c net.Conn, values []float32, opErr error) error {
-	hdr := make([]byte, headerSize)
+// reply writes the answer to one request, reusing the connection's header
+// buffer.
+func (s *Server) reply(c net.Conn, hdr []byte, values []float32, opErr error) error {
 	h := header{magic: magic, op: statusOK, n: uint32(len(values))}
 	var body []byte
 	if opErr != nil {
