@@ -31,6 +31,11 @@ type Options struct {
 	// by recursive doubling instead of the ring; 0 means 32 KiB, and a
 	// negative value always uses the ring.
 	SmallBytes int
+	// RingOnly keeps every operation on the point-to-point links even when
+	// all ranks share a host, where AllReduce, Broadcast and Barrier
+	// otherwise go through a shared-memory group (see Dial). For
+	// measurements and tests of the rings.
+	RingOnly bool
 }
 
 // DefaultDeadline bounds each operation unless Options.Deadline says otherwise.
@@ -83,6 +88,9 @@ type Communicator struct {
 	broken error
 	closed bool
 	tail   chan struct{} // closed when the last issued operation ends
+
+	// group is the shared-memory group of all ranks, or nil (see Dial).
+	group *shmGroup
 
 	// Owned by the operation that runs; operations run one at a time.
 	wire []byte // encoded outgoing values (compression only)
@@ -490,6 +498,9 @@ func (r *opRun) allReduce(buf []float32, op Op) error {
 		c.opts.Compression.round(buf)
 		return nil
 	}
+	if c.group != nil && c.opts.Compression == None {
+		return r.groupAllReduce(c.group, buf, op)
+	}
 	if len(buf)*c.opts.Compression.wireSize() <= c.opts.SmallBytes {
 		return r.doubling(buf, op)
 	}
@@ -626,6 +637,9 @@ func (r *opRun) broadcast(buf []float32, root int) error {
 	if c.size == 1 {
 		return nil
 	}
+	if c.group != nil {
+		return r.groupBroadcast(c.group, buf, root)
+	}
 	return r.pipeline(buf, chainPlan(c.size, c.rank, root, len(buf), c.segElems()), Sum, nil)
 }
 
@@ -633,6 +647,9 @@ func (r *opRun) broadcast(buf []float32, root int) error {
 // ⌈log2 n⌉ rounds of empty messages).
 func (c *Communicator) Barrier(ctx context.Context) error {
 	return c.do(ctx, "barrier", func(r *opRun) error {
+		if c.group != nil {
+			return r.groupBarrier(c.group, groupCall{kind: callBarrier}, "barrier", 0)
+		}
 		for k := 1; k < c.size; k <<= 1 {
 			to, from := (c.rank+k)%c.size, (c.rank-k+c.size)%c.size
 			if err := c.tr.Send(to); err != nil {

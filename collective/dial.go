@@ -97,11 +97,16 @@ func Dial(ctx context.Context, cfg Config) (*Communicator, error) {
 		return nil, err
 	}
 	m := &mesh{rank: cfg.Rank, links: b.links}
+	if err := setupGroup(ctx, m, opts.RingOnly); err != nil {
+		m.Close()
+		return nil, err
+	}
 	c, err := New(cfg.Rank, n, m, opts)
 	if err != nil {
 		m.Close()
 		return nil, err
 	}
+	c.group = m.group
 	return c, nil
 }
 

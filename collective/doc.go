@@ -38,7 +38,18 @@
 // doubling combines the same two operands on both partners. Ops are Sum, Mean
 // and Max. AllReduceTensors fuses many small tensors into buckets.
 //
-// Algorithms: buffers up to Options.SmallBytes go by recursive doubling
+// When every rank is on one host (all pairs on shared memory), Dial also
+// maps one file shared by the whole group, with a staging area per rank, and
+// AllReduce, Broadcast and Barrier go through it: for AllReduce, each rank
+// stages its buffer, all meet at a barrier, each reduces its own shard by
+// reading that shard from every staging area (in rank order), all meet
+// again, and each copies the other shards' results out, in rounds of up to
+// 1 Mi elements. Two barriers per round replace the ring's 2(n−1) dependent
+// steps, and all ranks reduce at once, which counts most when ranks
+// outnumber cores. Options.RingOnly turns this off; compressed AllReduce
+// always takes the rings.
+//
+// Algorithms on the links: buffers up to Options.SmallBytes go by recursive doubling
 // (⌈log2 n⌉ exchanges, for latency); larger ones by a ring, reduce-scatter
 // then allgather, cut into segments of Options.SegmentBytes and pipelined: a
 // sending goroutine streams segments to the right neighbour while the caller's

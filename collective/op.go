@@ -70,7 +70,7 @@ func reduceInto(op Op, dst, src []float32) {
 func addInto(dst, src []float32) {
 	n := len(dst)
 	src = src[:n]
-	i := 0
+	i := addVec(dst, src)
 	for ; i+8 <= n; i += 8 {
 		d := dst[i : i+8 : i+8]
 		s := src[i : i+8 : i+8]

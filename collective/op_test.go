@@ -2,6 +2,7 @@ package collective
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -21,6 +22,39 @@ func TestAddScaleInto(t *testing.T) {
 		for i := range want {
 			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 				t.Fatalf("n=%d: element %d is %v fused, %v in two passes; want the same bits", n, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestAddIntoMatchesLoop checks the vector additions behind addInto and
+// combineInto against a plain loop, bit for bit, on lengths around the
+// vector width and with misaligned starts.
+func TestAddIntoMatchesLoop(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 7, 31, 32, 33, 63, 64, 65, 100, 1023, 4099} {
+		for _, off := range []int{0, 1, 3} {
+			a := make([]float32, n+off)
+			b := make([]float32, n+off)
+			for i := range a {
+				a[i], b[i] = rng.Float32()*2-1, rng.Float32()*1e3
+			}
+			a, b = a[off:], b[off:]
+			want := make([]float32, n)
+			for i := range want {
+				want[i] = a[i] + b[i]
+			}
+			got := append([]float32(nil), a...)
+			addInto(got, b)
+			sum := make([]float32, n)
+			combineInto(Sum, sum, a, b)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("addInto(n=%d, off=%d)[%d] = %v; want %v", n, off, i, got[i], want[i])
+				}
+				if math.Float32bits(sum[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("combineInto(n=%d, off=%d)[%d] = %v; want %v", n, off, i, sum[i], want[i])
+				}
 			}
 		}
 	}

@@ -58,6 +58,9 @@ type link interface {
 type mesh struct {
 	rank  int
 	links []link // indexed by rank; nil at rank
+	// group, when set, is the shared-memory group of all ranks (see
+	// shmgroup.go), set up once by Dial.
+	group *shmGroup
 	once  sync.Once
 }
 
@@ -66,6 +69,9 @@ func (m *mesh) RecvInto(peer int, dst []byte) error          { return m.links[pe
 func (m *mesh) Recv(peer, n int, consume func([]byte)) error { return m.links[peer].recv(n, consume) }
 
 func (m *mesh) Interrupt() {
+	if m.group != nil {
+		m.group.interrupt()
+	}
 	for _, l := range m.links {
 		if l != nil {
 			l.interrupt()
@@ -74,6 +80,9 @@ func (m *mesh) Interrupt() {
 }
 
 func (m *mesh) Abort(cause error) {
+	if m.group != nil {
+		m.group.abort(cause)
+	}
 	var wg sync.WaitGroup
 	for _, l := range m.links {
 		if l != nil {
@@ -90,6 +99,9 @@ func (m *mesh) Abort(cause error) {
 func (m *mesh) Close() error {
 	var errs []error
 	m.once.Do(func() {
+		if m.group != nil {
+			errs = append(errs, m.group.close())
+		}
 		for _, l := range m.links {
 			if l != nil {
 				errs = append(errs, l.close())

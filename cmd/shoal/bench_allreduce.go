@@ -23,6 +23,7 @@ type allreduceResult struct {
 	Size        int     `json:"size"`
 	Transport   string  `json:"transport"`
 	Compression string  `json:"compression"`
+	RingOnly    bool    `json:"ring_only"`
 	Iters       int     `json:"iters"`
 	TimeMS      float64 `json:"time_ms"`
 	AlgBWGBps   float64 `json:"algbw_gbps"`
@@ -33,7 +34,7 @@ func init() {
 	var (
 		ranks, size, iters, warmup int
 		transport, compression     string
-		asJSON                     bool
+		asJSON, ringOnly           bool
 		workerRank                 int
 		workerAddrs                string
 	)
@@ -44,11 +45,13 @@ func init() {
 them with the collective package and times --iters allreduces of --size bytes
 of float32 after a warm-up. It prints the mean time per operation and the
 bandwidths as nccl-tests defines them: algbw = size/time and
-busbw = algbw * 2(n-1)/n.`,
+busbw = algbw * 2(n-1)/n. With --transport shm (or auto on one host) the
+ranks reduce through one shared staging area; --ring-only keeps them on the
+pairwise rings instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if workerRank >= 0 {
-				return allreduceWorker(workerRank, strings.Split(workerAddrs, ","), size, iters, warmup, transport, compression, cmd.OutOrStdout())
+				return allreduceWorker(workerRank, strings.Split(workerAddrs, ","), size, iters, warmup, transport, compression, ringOnly, cmd.OutOrStdout())
 			}
 			switch {
 			case ranks < 1:
@@ -63,7 +66,7 @@ busbw = algbw * 2(n-1)/n.`,
 			if _, err := collective.ParseCompression(compression); err != nil {
 				return usageErrorf("%v", err)
 			}
-			res, err := runAllreduceBench(ranks, size, iters, warmup, transport, compression)
+			res, err := runAllreduceBench(ranks, size, iters, warmup, transport, compression, ringOnly)
 			if err != nil {
 				return err
 			}
@@ -83,6 +86,7 @@ busbw = algbw * 2(n-1)/n.`,
 	f.StringVar(&transport, "transport", "tcp", "tcp, shm or auto")
 	f.StringVar(&compression, "compression", "none", "wire compression: none, fp16 or bf16")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.BoolVar(&ringOnly, "ring-only", false, "keep to the point-to-point rings even when all ranks share memory")
 	f.IntVar(&workerRank, "worker-rank", -1, "run as this rank of a benchmark (internal)")
 	f.StringVar(&workerAddrs, "worker-addrs", "", "addresses of all ranks (internal)")
 	_ = f.MarkHidden("worker-rank")
@@ -114,7 +118,7 @@ busbw = algbw * 2(n-1)/n.`,
 	benchCmd.AddCommand(cmd, tcpCmd)
 }
 
-func runAllreduceBench(ranks, size, iters, warmup int, transport, compression string) (*allreduceResult, error) {
+func runAllreduceBench(ranks, size, iters, warmup int, transport, compression string, ringOnly bool) (*allreduceResult, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("bench allreduce: %w", err)
@@ -138,7 +142,7 @@ func runAllreduceBench(ranks, size, iters, warmup int, transport, compression st
 	for i := range ranks {
 		c := exec.Command(exe, "bench", "allreduce", "--worker-rank", strconv.Itoa(i), "--worker-addrs", strings.Join(addrs, ","),
 			"--size", strconv.Itoa(size), "--iters", strconv.Itoa(iters), "--warmup", strconv.Itoa(warmup),
-			"--transport", transport, "--compression", compression)
+			"--transport", transport, "--compression", compression, "--ring-only="+strconv.FormatBool(ringOnly))
 		c.ExtraFiles = []*os.File{files[i]}
 		c.Stderr = os.Stderr
 		if outs[i], err = c.StdoutPipe(); err != nil {
@@ -168,13 +172,13 @@ func runAllreduceBench(ranks, size, iters, warmup int, transport, compression st
 	}
 	alg := float64(size) / worst / 1e9
 	return &allreduceResult{
-		Ranks: ranks, Size: size, Transport: transport, Compression: compression, Iters: iters,
+		Ranks: ranks, Size: size, Transport: transport, Compression: compression, RingOnly: ringOnly, Iters: iters,
 		TimeMS: worst * 1e3, AlgBWGBps: alg, BusBWGBps: alg * 2 * float64(ranks-1) / float64(ranks),
 	}, nil
 }
 
 // allreduceWorker is one rank: it prints its mean seconds per allreduce.
-func allreduceWorker(rank int, addrs []string, size, iters, warmup int, transport, compression string, out io.Writer) error {
+func allreduceWorker(rank int, addrs []string, size, iters, warmup int, transport, compression string, ringOnly bool, out io.Writer) error {
 	ln, err := net.FileListener(os.NewFile(3, "listener"))
 	if err != nil {
 		return fmt.Errorf("bench allreduce: rank %d: %w", rank, err)
@@ -186,7 +190,7 @@ func allreduceWorker(rank int, addrs []string, size, iters, warmup int, transpor
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := collective.Dial(ctx, collective.Config{Rank: rank, Addrs: addrs, Listener: ln, Transport: transport,
-		Options: collective.Options{Compression: comp}})
+		Options: collective.Options{Compression: comp, RingOnly: ringOnly}})
 	if err != nil {
 		return err
 	}

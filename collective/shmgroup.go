@@ -1,0 +1,554 @@
+package collective
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Shared-memory group: when every peer of a rank is reached through shared
+// memory (all ranks on one host), the ranks also map one common file with a
+// staging area per rank. AllReduce, Broadcast and Barrier then skip the
+// point-to-point rings: in each round every rank copies its part of the
+// buffer into its staging area, all meet at a barrier, each rank reduces its
+// own shard by reading that shard from every staging area directly (in rank
+// order, so the bits are fixed) and publishes the result in its own area, all
+// meet again, and each rank copies the other shards' results out. That is
+// two barriers per round instead of 2(n−1) dependent ring steps, and every
+// rank works on its shard at the same time, which matters most when there
+// are more ranks than cores. Staging areas come in two halves used by
+// alternate rounds, so a round's copy-in never overwrites what a slower rank
+// may still read from the round before.
+//
+// Barriers are counters, one per rank in its own cache line: a rank entering
+// barrier k stores k and rings a doorbell common to the group; it waits until
+// every counter reaches k, spinning briefly, then yielding, then sleeping on
+// the doorbell (a futex), and checking all along for an interrupt, an abort
+// notice or closure left by the rank it waits for, and whether that rank's
+// process still runs, so that a dead rank is named within moments.
+
+const (
+	// groupSlotBytes is the staging area of one rank for one half: the
+	// part of a buffer one round moves. Rounds are small enough to stay
+	// in the shared cache between copy-in, reduction and copy-out.
+	groupSlotBytes = 4 << 20
+	groupMaxRanks  = 64
+	groupHdrBytes  = 68 << 10 // the doorbell and groupMaxRanks rank headers, in whole pages
+	groupRankBytes = 1024
+)
+
+// groupBell is the doorbell every waiting rank sleeps on.
+type groupBell struct {
+	bell     atomic.Uint32
+	sleepers atomic.Int32
+}
+
+// groupRankHdr is one rank's part of the group header; only that rank
+// stores into it.
+type groupRankHdr struct {
+	arrived atomic.Uint64 // barriers this rank has entered
+	// what holds, for barriers of each parity, what the rank was doing
+	// when it entered (see groupCall): a rank is at most one barrier
+	// ahead of the slowest, so two entries let everyone compare.
+	what     [2]atomic.Uint64
+	_        [40]byte
+	closed   atomic.Uint32 // the rank closed its communicator
+	aborted  atomic.Uint32 // the rank gave up; abortMsg is valid
+	abortLen atomic.Uint32
+	_        [52]byte
+	abortMsg [512]byte
+}
+
+var _ [groupRankBytes - unsafe.Sizeof(groupRankHdr{})]byte
+var _ [groupHdrBytes - groupRankBytes*(groupMaxRanks+1)]byte
+
+func groupFileBytes(size int) int { return groupHdrBytes + 2*size*groupSlotBytes }
+
+// shmGroup is this rank's view of the group file.
+type shmGroup struct {
+	rank, size int
+	pids       []int // process of each rank, for noticing a dead one
+	mem        []byte
+	bell       *groupBell
+	hdrs       []*groupRankHdr
+	slots      [][2][]float32 // staging areas, by rank and half
+	stopped    atomic.Bool
+	// spin is how many times a wait polls before it yields: long when
+	// every rank has a core of its own, where a peer is moments away,
+	// short when ranks share cores and polling takes the peer's time.
+	spin int
+
+	// Owned by the running operation (operations run one at a time).
+	barriers uint64 // barriers this rank has entered
+	rounds   uint64 // rounds run; their parity picks the half
+
+	mu     sync.Mutex // guards closed
+	closed bool
+}
+
+func mapGroup(f *os.File, rank, size int, pids []int) (*shmGroup, error) {
+	mem, err := syscall.Mmap(int(f.Fd()), 0, groupFileBytes(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("mmap: %w", err)
+	}
+	g := &shmGroup{rank: rank, size: size, pids: pids, mem: mem,
+		bell: (*groupBell)(unsafe.Pointer(&mem[0])),
+		hdrs: make([]*groupRankHdr, size), slots: make([][2][]float32, size), spin: spinRounds}
+	if size <= runtime.NumCPU() {
+		g.spin = groupSpinRounds
+	}
+	per := groupSlotBytes / 4
+	for r := range size {
+		g.hdrs[r] = (*groupRankHdr)(unsafe.Pointer(&mem[groupRankBytes*(r+1)]))
+		for h := range 2 {
+			off := groupHdrBytes + (2*r+h)*groupSlotBytes
+			g.slots[r][h] = unsafe.Slice((*float32)(unsafe.Pointer(&mem[off])), per)
+		}
+	}
+	return g, nil
+}
+
+// groupSpinRounds is the polling of a wait when ranks have cores of their
+// own: some tens of microseconds, less than a futex wake-up costs.
+const groupSpinRounds = 4096
+
+const groupPrefix = "shoal-group-"
+
+func createGroupFile(size int) (*os.File, string, error) {
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, "", err
+	}
+	name := filepath.Join(shmDir(), fmt.Sprintf("%s%d-%s", groupPrefix, os.Getpid(), hex.EncodeToString(rnd[:])))
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, "", err
+	}
+	// Reserve the pages now: on a full tmpfs a merely truncated file
+	// would fault (SIGBUS) at first touch instead of failing here.
+	if err := syscall.Fallocate(int(f.Fd()), 0, 0, int64(groupFileBytes(size))); err != nil {
+		f.Close()
+		os.Remove(name)
+		return nil, "", err
+	}
+	return f, name, nil
+}
+
+func openGroupFile(name string, size int) (*os.File, error) {
+	if filepath.Dir(name) != filepath.Clean(shmDir()) || !bytes.HasPrefix([]byte(filepath.Base(name)), []byte(groupPrefix)) {
+		return nil, fmt.Errorf("%w: peer named shared memory file %q", ErrProtocol, name)
+	}
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != int64(groupFileBytes(size)) {
+		f.Close()
+		return nil, fmt.Errorf("%w: shared memory file %s has the wrong size", ErrProtocol, name)
+	}
+	return f, nil
+}
+
+var errRingOnly = errors.New("collective: rings only")
+
+// groupNameBytes is the fixed length of the message that names the file.
+const groupNameBytes = 256
+
+// setupGroup builds the shared-memory group over a mesh whose links are all
+// shared memory: rank 0 creates the file and names it to every rank over
+// its link, each maps it and says whether that worked, and rank 0 unlinks
+// the file (nothing is left behind whatever happens next) and tells every
+// rank whether the group is in use: only if every rank mapped it. A rank
+// with ringOnly declines. A group that cannot be built is not an error; the
+// rings carry everything then.
+func setupGroup(ctx context.Context, m *mesh, ringOnly bool) error {
+	size := len(m.links)
+	pids := make([]int, size)
+	for r, l := range m.links {
+		if r == m.rank {
+			pids[r] = os.Getpid()
+			continue
+		}
+		sl, ok := l.(*shmLink)
+		if !ok {
+			return nil
+		}
+		pids[r] = sl.peerPid
+	}
+	if size < 2 || size > groupMaxRanks {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, m.Interrupt)
+	defer stop()
+	fail := func(peer int, what string, err error) error {
+		return fmt.Errorf("collective: rank %d: shared memory group: %s rank %d: %w", m.rank, what, peer, err)
+	}
+	if m.rank == 0 {
+		var g *shmGroup
+		f, name, err := createGroupFile(size)
+		if err == nil && ringOnly {
+			f.Close()
+			os.Remove(name)
+			err = errRingOnly
+		}
+		if err == nil {
+			g, err = mapGroup(f, 0, size, pids)
+			f.Close()
+			if err != nil {
+				os.Remove(name)
+			}
+		}
+		msg := make([]byte, groupNameBytes)
+		if err == nil {
+			copy(msg, name)
+		}
+		for peer := 1; peer < size; peer++ {
+			if err := m.Send(peer, msg); err != nil {
+				return fail(peer, "send file name to", err)
+			}
+		}
+		ok := g != nil
+		for peer := 1; peer < size; peer++ {
+			var ack [4]byte
+			if err := m.RecvInto(peer, ack[:]); err != nil {
+				return fail(peer, "recv mapping result from", err)
+			}
+			ok = ok && ack[0] == 1
+		}
+		if g != nil {
+			os.Remove(name)
+		}
+		decision := []byte{0, 0, 0, 0}
+		if ok {
+			decision[0] = 1
+		}
+		for peer := 1; peer < size; peer++ {
+			if err := m.Send(peer, decision); err != nil {
+				return fail(peer, "send decision to", err)
+			}
+		}
+		if ok {
+			m.group = g
+		} else if g != nil {
+			g.close()
+		}
+		return nil
+	}
+	msg := make([]byte, groupNameBytes)
+	if err := m.RecvInto(0, msg); err != nil {
+		return fail(0, "recv file name from", err)
+	}
+	var g *shmGroup
+	if name := string(bytes.TrimRight(msg, "\x00")); name != "" && !ringOnly {
+		if f, err := openGroupFile(name, size); err == nil {
+			g, _ = mapGroup(f, m.rank, size, pids)
+			f.Close()
+		}
+	}
+	ack := []byte{0, 0, 0, 0}
+	if g != nil {
+		ack[0] = 1
+	}
+	if err := m.Send(0, ack); err != nil {
+		return fail(0, "send mapping result to", err)
+	}
+	var decision [4]byte
+	if err := m.RecvInto(0, decision[:]); err != nil {
+		return fail(0, "recv decision from", err)
+	}
+	if decision[0] == 1 && g != nil {
+		m.group = g
+	} else if g != nil {
+		g.close()
+	}
+	return nil
+}
+
+func (g *shmGroup) ringBell() {
+	g.bell.bell.Add(1)
+	if g.bell.sleepers.Load() > 0 {
+		syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&g.bell.bell)), futexWake, 1<<30, 0, 0, 0)
+	}
+}
+
+// sleep waits on the doorbell until it moves from w.seen, or for bellWait
+// at most (see shmLink.sleep).
+func (g *shmGroup) sleep(w *waiter) {
+	b := g.bell
+	if !w.armed {
+		w.seen, w.armed = b.bell.Load(), true
+		return
+	}
+	b.sleepers.Add(1)
+	ts := syscall.NsecToTimespec(int64(bellWait))
+	syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&b.bell)), futexWait, uintptr(w.seen), uintptr(unsafe.Pointer(&ts)), 0, 0)
+	b.sleepers.Add(-1)
+	w.seen = b.bell.Load()
+}
+
+// peerGone reports an abort notice or closure that rank peer left.
+func (g *shmGroup) peerGone(peer int) error {
+	h := g.hdrs[peer]
+	if h.aborted.Load() != 0 {
+		n := min(int(h.abortLen.Load()), len(h.abortMsg))
+		return parseAbort(peer, append([]byte(nil), h.abortMsg[:n]...))
+	}
+	if h.closed.Load() != 0 {
+		return fmt.Errorf("%w: peer closed its communicator", ErrPeerLost)
+	}
+	return nil
+}
+
+// pause waits a little for rank peer and reports why waiting should stop,
+// if it should.
+func (g *shmGroup) pause(w *waiter, peer int) error {
+	if g.stopped.Load() {
+		return errInterrupted
+	}
+	if err := g.peerGone(peer); err != nil {
+		return err
+	}
+	w.n++
+	switch {
+	case w.n < g.spin:
+		return nil
+	case w.n < g.spin+yieldRounds:
+		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+		if w.n%64 != 0 {
+			return nil
+		}
+	default:
+		g.sleep(w)
+	}
+	now := time.Now()
+	if w.check.IsZero() {
+		w.check = now
+	}
+	if now.Sub(w.check) > 20*time.Millisecond {
+		w.check = now
+		if !processAlive(g.pids[peer]) {
+			if err := g.peerGone(peer); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: peer process %d died", ErrPeerLost, g.pids[peer])
+		}
+	}
+	return nil
+}
+
+// groupCall describes what a rank does when it enters a barrier, so that
+// ranks that disagree (different operations or buffer lengths) find out.
+type groupCall struct {
+	kind   uint8 // callAllReduce, callBroadcast, callBarrier
+	length int
+}
+
+const (
+	callAllReduce uint8 = iota + 1
+	callBroadcast
+	callBarrier
+)
+
+func (c groupCall) word() uint64 { return uint64(c.length)<<8 | uint64(c.kind) }
+
+func callOf(w uint64) groupCall { return groupCall{kind: uint8(w), length: int(w >> 8)} }
+
+func (c groupCall) String() string {
+	switch c.kind {
+	case callAllReduce:
+		return fmt.Sprintf("allreduce of %d elements", c.length)
+	case callBroadcast:
+		return fmt.Sprintf("broadcast of %d elements", c.length)
+	case callBarrier:
+		return "barrier"
+	}
+	return fmt.Sprintf("unknown call %d", c.kind)
+}
+
+// barrier enters the next barrier, doing call, and waits until every rank
+// has entered it. On failure it returns the rank it was waiting for, or the
+// first rank whose call differs.
+func (g *shmGroup) barrier(call groupCall) (int, error) {
+	g.barriers++
+	k := g.barriers
+	me := g.hdrs[g.rank]
+	me.what[k%2].Store(call.word())
+	me.arrived.Store(k)
+	g.ringBell()
+	var w waiter
+	for peer, h := range g.hdrs {
+		for h.arrived.Load() < k {
+			if err := g.pause(&w, peer); err != nil {
+				return peer, err
+			}
+		}
+	}
+	for peer, h := range g.hdrs {
+		if got := h.what[k%2].Load(); got != call.word() {
+			return peer, fmt.Errorf("%w: rank %d is in a %v, this rank in a %v", ErrProtocol, peer, callOf(got), call)
+		}
+	}
+	return -1, nil
+}
+
+func (g *shmGroup) interrupt() {
+	g.stopped.Store(true)
+	g.ringBell()
+}
+
+func (g *shmGroup) abort(cause error) {
+	g.stopped.Store(true)
+	h := g.hdrs[g.rank]
+	if h.aborted.Load() == 0 {
+		p := abortPayload(cause)
+		n := copy(h.abortMsg[:], p)
+		h.abortLen.Store(uint32(n))
+		h.aborted.Store(1)
+	}
+	g.ringBell()
+}
+
+func (g *shmGroup) close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
+	}
+	g.closed = true
+	g.stopped.Store(true)
+	g.hdrs[g.rank].closed.Store(1)
+	g.ringBell()
+	return syscall.Munmap(g.mem)
+}
+
+// groupBarrier runs one barrier of operation r and names the rank it
+// waited for if it fails.
+func (r *opRun) groupBarrier(g *shmGroup, call groupCall, what string, round int) error {
+	peer, err := g.barrier(call)
+	if err != nil {
+		return r.record(r.peerError(peer, fmt.Sprintf("%s of round %d", what, round), err))
+	}
+	return nil
+}
+
+// nextHalf returns the staging half of the next round.
+func (g *shmGroup) nextHalf() int {
+	h := int(g.rounds & 1)
+	g.rounds++
+	return h
+}
+
+// groupAllReduce is AllReduce through the group's staging areas (see the
+// top of this file).
+func (r *opRun) groupAllReduce(g *shmGroup, buf []float32, op Op) error {
+	per := groupSlotBytes / 4
+	n := g.size
+	call := groupCall{kind: callAllReduce, length: len(buf)}
+	for round, start := 0, 0; start < len(buf); round, start = round+1, start+per {
+		chunk := buf[start:min(start+per, len(buf))]
+		half := g.nextHalf()
+		mine := g.slots[g.rank][half][:len(chunk)]
+		lo, hi := shardRange(len(chunk), n, g.rank)
+		// This rank's own shard is read from chunk, not staged.
+		copy(mine[:lo], chunk[:lo])
+		copy(mine[hi:], chunk[hi:])
+		if err := r.groupBarrier(g, call, "reduction barrier", round); err != nil {
+			return err
+		}
+		part := func(j int) []float32 {
+			if j == g.rank {
+				return chunk[lo:hi]
+			}
+			return g.slots[j][half][lo:hi]
+		}
+		dst := mine[lo:hi]
+		combineInto(op, dst, part(0), part(1))
+		for j := 2; j < n; j++ {
+			reduceInto(op, dst, part(j))
+		}
+		if op == Mean {
+			scale(dst, 1/float32(n))
+		}
+		copy(chunk[lo:hi], dst)
+		if err := r.groupBarrier(g, call, "result barrier", round); err != nil {
+			return err
+		}
+		for j := range n {
+			if j != g.rank {
+				a, b := shardRange(len(chunk), n, j)
+				copy(chunk[a:b], g.slots[j][half][a:b])
+			}
+		}
+	}
+	return nil
+}
+
+// groupBroadcast is Broadcast through the staging areas: the root stages a
+// round, all meet, the others copy it out; the halves alternate so that
+// the root's next round never overwrites what a slower rank still reads.
+//
+// Why alternating halves suffice, for every operation on the group: a half
+// used in round t is next written in round t+2, by a rank that has passed a
+// barrier of round t+1, which no rank enters before it is done with round t.
+func (r *opRun) groupBroadcast(g *shmGroup, buf []float32, root int) error {
+	per := groupSlotBytes / 4
+	call := groupCall{kind: callBroadcast, length: len(buf)}
+	for round, start := 0, 0; start < len(buf); round, start = round+1, start+per {
+		chunk := buf[start:min(start+per, len(buf))]
+		half := g.nextHalf()
+		stage := g.slots[root][half][:len(chunk)]
+		if g.rank == root {
+			copy(stage, chunk)
+		}
+		if err := r.groupBarrier(g, call, "broadcast barrier", round); err != nil {
+			return err
+		}
+		if g.rank != root {
+			copy(chunk, stage)
+		}
+	}
+	return nil
+}
+
+// combineInto sets dst = a op b element-wise (Mean combines as Sum).
+func combineInto(op Op, dst, a, b []float32) {
+	n := len(dst)
+	a, b = a[:n], b[:n]
+	switch op {
+	case Sum, Mean:
+		i := sumVec(dst, a, b)
+		for ; i+8 <= n; i += 8 {
+			d := dst[i : i+8 : i+8]
+			x := a[i : i+8 : i+8]
+			y := b[i : i+8 : i+8]
+			d[0] = x[0] + y[0]
+			d[1] = x[1] + y[1]
+			d[2] = x[2] + y[2]
+			d[3] = x[3] + y[3]
+			d[4] = x[4] + y[4]
+			d[5] = x[5] + y[5]
+			d[6] = x[6] + y[6]
+			d[7] = x[7] + y[7]
+		}
+		for ; i < n; i++ {
+			dst[i] = a[i] + b[i]
+		}
+	case Max:
+		for i := range dst {
+			dst[i] = maxOf(a[i], b[i])
+		}
+	default:
+		panic(fmt.Sprintf("collective: combineInto: bad op %d", int(op)))
+	}
+}
