@@ -64,18 +64,33 @@ func worlds(t *testing.T) []int {
 	return []int{1, 2, 3, 4, 5, 6, 7, 8}
 }
 
+// testTransports are the ways the tests connect ranks: TCP, shared memory
+// through the group's staging area, and shared memory over the pairwise
+// rings only.
+var testTransports = []string{collective.TransportTCP, collective.TransportSHM, shmRing}
+
+const shmRing = "shm-ring"
+
+func transportConfig(name string, opts collective.Options) collectivetest.Config {
+	if name == shmRing {
+		opts.RingOnly = true
+		name = collective.TransportSHM
+	}
+	return collectivetest.Config{Transport: name, Options: opts}
+}
+
 // TestAllReduceInProcess checks AllReduce against a local reduction for world
 // sizes 1-8, the lengths of the acceptance list and every op, over TCP and
 // shared memory.
 func TestAllReduceInProcess(t *testing.T) {
 	collectivetest.CheckLeaks(t)
-	for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
+	for _, transport := range testTransports {
 		for _, n := range worlds(t) {
 			t.Run(fmt.Sprintf("%s/n=%d", transport, n), func(t *testing.T) {
-				cfg := collectivetest.Config{Transport: transport}
+				cfg := transportConfig(transport, collective.Options{})
 				collectivetest.RunWith(t, n, cfg, func(c *collective.Communicator) {
-					if got := c.Transports(); n > 1 && got[(c.Rank()+1)%n] != transport {
-						t.Errorf("rank %d reaches its neighbour over %s; want %s", c.Rank(), got[(c.Rank()+1)%n], transport)
+					if got := c.Transports(); n > 1 && got[(c.Rank()+1)%n] != cfg.Transport {
+						t.Errorf("rank %d reaches its neighbour over %s; want %s", c.Rank(), got[(c.Rank()+1)%n], cfg.Transport)
 					}
 					for _, length := range testLengths {
 						if testing.Short() && length > 1<<16 && n > 3 {
@@ -166,9 +181,9 @@ func TestBitIdentical(t *testing.T) {
 
 func TestOtherCollectives(t *testing.T) {
 	collectivetest.CheckLeaks(t)
-	for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
+	for _, transport := range testTransports {
 		for _, n := range []int{1, 2, 3, 5} {
-			cfg := collectivetest.Config{Transport: transport, Options: collective.Options{SegmentBytes: 1024}}
+			cfg := transportConfig(transport, collective.Options{SegmentBytes: 1024})
 			collectivetest.RunWith(t, n, cfg, func(c *collective.Communicator) {
 				ctx := context.Background()
 				for _, length := range []int{0, 3, 1023, 5000} {
@@ -250,8 +265,8 @@ func TestAsyncOrder(t *testing.T) {
 // protocol error, not a hang or a corrupted result.
 func TestLengthMismatch(t *testing.T) {
 	collectivetest.CheckLeaks(t)
-	for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
-		cfg := collectivetest.Config{Transport: transport, Options: collective.Options{Deadline: 5 * time.Second}}
+	for _, transport := range testTransports {
+		cfg := transportConfig(transport, collective.Options{Deadline: 5 * time.Second})
 		collectivetest.RunWith(t, 2, cfg, func(c *collective.Communicator) {
 			buf := make([]float32, 100000+c.Rank())
 			err := c.AllReduce(context.Background(), buf, collective.Sum)
@@ -270,8 +285,8 @@ func TestLengthMismatch(t *testing.T) {
 func TestStuckPeerDeadline(t *testing.T) {
 	collectivetest.CheckLeaks(t)
 	const deadline = 300 * time.Millisecond
-	for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
-		cfg := collectivetest.Config{Transport: transport, Options: collective.Options{Deadline: deadline}}
+	for _, transport := range testTransports {
+		cfg := transportConfig(transport, collective.Options{Deadline: deadline})
 		var mu sync.Mutex
 		collectivetest.RunWith(t, 3, cfg, func(c *collective.Communicator) {
 			if c.Rank() == 2 {
@@ -317,8 +332,8 @@ func TestContextCancel(t *testing.T) {
 // others fail promptly with ErrPeerLost naming it.
 func TestPeerCloses(t *testing.T) {
 	collectivetest.CheckLeaks(t)
-	for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
-		cfg := collectivetest.Config{Transport: transport, Options: collective.Options{Deadline: 20 * time.Second}}
+	for _, transport := range testTransports {
+		cfg := transportConfig(transport, collective.Options{Deadline: 20 * time.Second})
 		collectivetest.RunWith(t, 4, cfg, func(c *collective.Communicator) {
 			if c.Rank() == 1 {
 				time.Sleep(100 * time.Millisecond)

@@ -53,8 +53,9 @@ func rankMain() int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	tc := transportConfig(os.Getenv(envTransport), collective.Options{Deadline: deadline})
 	c, err := collective.Dial(ctx, collective.Config{Rank: rank, Addrs: addrs, Listener: ln,
-		Transport: os.Getenv(envTransport), Options: collective.Options{Deadline: deadline}})
+		Transport: tc.Transport, Options: tc.Options})
 	if err != nil {
 		fmt.Println("FAIL dial:", err)
 		return 1
@@ -173,7 +174,7 @@ func TestAllReduceProcesses(t *testing.T) {
 		lengths = "0,1,7,1023"
 		ns = []int{2, 5}
 	}
-	for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
+	for _, transport := range testTransports {
 		for _, n := range ns {
 			t.Run(fmt.Sprintf("%s/n=%d", transport, n), func(t *testing.T) {
 				procs := startRanks(t, n, envScenario+"=correct", envTransport+"="+transport, envLengths+"="+lengths)
@@ -207,7 +208,7 @@ func TestAllReduceProcesses(t *testing.T) {
 // allreduces: every other rank must return an error naming it well within
 // its deadline (10 s).
 func TestKilledRank(t *testing.T) {
-	for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
+	for _, transport := range testTransports {
 		t.Run(transport, func(t *testing.T) {
 			const n, victim = 4, 1
 			procs := startRanks(t, n, envScenario+"=kill", envTransport+"="+transport)
