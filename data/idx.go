@@ -69,7 +69,7 @@ func ReadIDXFile(path string) (*IDX, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, newError(ErrNotFound, err, "%s not found in %s", filepath.Base(path), filepath.Dir(path))
+			return nil, newError(ErrNotFound, err, "IDX file %s not found; check the path (or fetch a named dataset with `shoal data get NAME`)", path)
 		}
 		return nil, fmt.Errorf("data: %w", err)
 	}

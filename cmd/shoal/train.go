@@ -124,7 +124,7 @@ type trainResult struct {
 	Seconds        float64              `json:"seconds"`
 	TrainSeconds   float64              `json:"train_seconds"`
 	Out            string               `json:"out"`
-	History        []train.EpochMetrics `json:"history"`
+	History        []train.EpochMetrics `json:"history,omitempty"` // in result.json; left out of --json
 	HasTestResults bool                 `json:"has_test"`
 }
 
