@@ -25,7 +25,9 @@ type Options struct {
 	// Compression narrows values on the wire; reductions stay in float32.
 	Compression Compression
 	// SegmentBytes is the largest message of the pipelined algorithms, in
-	// wire bytes; 0 means 256 KiB.
+	// wire bytes; 0 means 1 MiB (over loopback TCP, 1 MiB segments gave
+	// 1.8-2.1 GB/s of bus bandwidth at 16 and 64 MiB between two ranks
+	// where 256 KiB gave 1.4-1.6, measured side by side).
 	SegmentBytes int
 	// SmallBytes is the largest buffer, in wire bytes, that AllReduce sends
 	// by recursive doubling instead of the ring; 0 means 32 KiB, and a
@@ -46,7 +48,7 @@ func (o *Options) ensureDefaults() {
 		o.Deadline = DefaultDeadline
 	}
 	if o.SegmentBytes <= 0 {
-		o.SegmentBytes = 256 << 10
+		o.SegmentBytes = 1 << 20
 	}
 	if o.SmallBytes == 0 {
 		o.SmallBytes = 32 << 10

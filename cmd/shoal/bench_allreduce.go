@@ -35,6 +35,7 @@ func init() {
 		ranks, size, iters, warmup int
 		transport, compression     string
 		asJSON, ringOnly           bool
+		segmentBytes               int
 		workerRank                 int
 		workerAddrs                string
 	)
@@ -51,7 +52,7 @@ pairwise rings instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if workerRank >= 0 {
-				return allreduceWorker(workerRank, strings.Split(workerAddrs, ","), size, iters, warmup, transport, compression, ringOnly, cmd.OutOrStdout())
+				return allreduceWorker(workerRank, strings.Split(workerAddrs, ","), size, iters, warmup, transport, compression, ringOnly, segmentBytes, cmd.OutOrStdout())
 			}
 			switch {
 			case ranks < 1:
@@ -66,7 +67,7 @@ pairwise rings instead.`,
 			if _, err := collective.ParseCompression(compression); err != nil {
 				return usageErrorf("%v", err)
 			}
-			res, err := runAllreduceBench(ranks, size, iters, warmup, transport, compression, ringOnly)
+			res, err := runAllreduceBench(ranks, size, iters, warmup, transport, compression, ringOnly, segmentBytes)
 			if err != nil {
 				return err
 			}
@@ -87,6 +88,7 @@ pairwise rings instead.`,
 	f.StringVar(&compression, "compression", "none", "wire compression: none, fp16 or bf16")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&ringOnly, "ring-only", false, "keep to the point-to-point rings even when all ranks share memory")
+	f.IntVar(&segmentBytes, "segment-bytes", 0, "largest message of the pipelined ring, in bytes (0 = the collective package's default)")
 	f.IntVar(&workerRank, "worker-rank", -1, "run as this rank of a benchmark (internal)")
 	f.StringVar(&workerAddrs, "worker-addrs", "", "addresses of all ranks (internal)")
 	_ = f.MarkHidden("worker-rank")
@@ -118,7 +120,7 @@ pairwise rings instead.`,
 	benchCmd.AddCommand(cmd, tcpCmd)
 }
 
-func runAllreduceBench(ranks, size, iters, warmup int, transport, compression string, ringOnly bool) (*allreduceResult, error) {
+func runAllreduceBench(ranks, size, iters, warmup int, transport, compression string, ringOnly bool, segmentBytes int) (*allreduceResult, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("bench allreduce: %w", err)
@@ -142,7 +144,7 @@ func runAllreduceBench(ranks, size, iters, warmup int, transport, compression st
 	for i := range ranks {
 		c := exec.Command(exe, "bench", "allreduce", "--worker-rank", strconv.Itoa(i), "--worker-addrs", strings.Join(addrs, ","),
 			"--size", strconv.Itoa(size), "--iters", strconv.Itoa(iters), "--warmup", strconv.Itoa(warmup),
-			"--transport", transport, "--compression", compression, "--ring-only="+strconv.FormatBool(ringOnly))
+			"--transport", transport, "--compression", compression, "--ring-only="+strconv.FormatBool(ringOnly), "--segment-bytes", strconv.Itoa(segmentBytes))
 		c.ExtraFiles = []*os.File{files[i]}
 		c.Stderr = os.Stderr
 		if outs[i], err = c.StdoutPipe(); err != nil {
@@ -178,7 +180,7 @@ func runAllreduceBench(ranks, size, iters, warmup int, transport, compression st
 }
 
 // allreduceWorker is one rank: it prints its mean seconds per allreduce.
-func allreduceWorker(rank int, addrs []string, size, iters, warmup int, transport, compression string, ringOnly bool, out io.Writer) error {
+func allreduceWorker(rank int, addrs []string, size, iters, warmup int, transport, compression string, ringOnly bool, segmentBytes int, out io.Writer) error {
 	ln, err := net.FileListener(os.NewFile(3, "listener"))
 	if err != nil {
 		return fmt.Errorf("bench allreduce: rank %d: %w", rank, err)
@@ -190,7 +192,7 @@ func allreduceWorker(rank int, addrs []string, size, iters, warmup int, transpor
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := collective.Dial(ctx, collective.Config{Rank: rank, Addrs: addrs, Listener: ln, Transport: transport,
-		Options: collective.Options{Compression: comp, RingOnly: ringOnly}})
+		Options: collective.Options{Compression: comp, RingOnly: ringOnly, SegmentBytes: segmentBytes}})
 	if err != nil {
 		return err
 	}
