@@ -42,15 +42,14 @@ const shmRingBytes = 4 << 20
 
 // ringHdr lies at the start of each ring's area of the file.
 type ringHdr struct {
-	head     atomic.Uint64 // bytes ever written; stored by the producer
-	_        [56]byte
-	tail     atomic.Uint64 // bytes ever read; stored by the consumer
-	_        [56]byte
-	closed   atomic.Uint32 // the producer closed the link
-	aborted  atomic.Uint32 // the producer aborted; abortMsg is valid
-	abortLen atomic.Uint32
-	_        [52]byte
-	abortMsg [512]byte
+	head   atomic.Uint64 // bytes ever written; stored by the producer
+	_      [56]byte
+	tail   atomic.Uint64 // bytes ever read; stored by the consumer
+	_      [56]byte
+	closed atomic.Uint32 // the producer closed the link
+	_      [60]byte
+	// notice says why the producer aborted, once it has.
+	notice abortNotice
 
 	// acked counts descriptors whose data the consumer has copied out.
 	acked atomic.Uint64
@@ -66,12 +65,67 @@ type ringHdr struct {
 	nonce atomic.Uint64
 
 	_ [48]byte
-	// bell is the doorbell of the consumer of this ring: the producer
-	// adds one after every change the consumer may wait for (head,
-	// tail, acked, abort, close, in either ring), and wakes it with a
-	// futex when sleepers says it may be asleep on the bell.
+	// door is the doorbell of the consumer of this ring: the producer
+	// rings it after every change the consumer may wait for (head,
+	// tail, acked, abort, close, in either ring).
+	door doorbell
+}
+
+// doorbell is a futex word that a waiting process sleeps on and that the
+// process it waits for bumps after every change.
+type doorbell struct {
 	bell     atomic.Uint32
-	sleepers atomic.Int32
+	sleepers atomic.Int32 // waiters that may be asleep on bell
+}
+
+// ring bumps the bell and wakes the sleepers, if any.
+func (d *doorbell) ring() {
+	d.bell.Add(1)
+	if d.sleepers.Load() > 0 {
+		syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&d.bell)), futexWake, 1<<30, 0, 0, 0)
+	}
+}
+
+// sleep waits until the bell moves from w.seen, or for bellWait at most,
+// then takes a new snapshot for the caller's next check. The first call
+// only takes the snapshot: the caller checks its condition once more
+// before sleeping, so a change made after that check cannot be missed.
+func (d *doorbell) sleep(w *waiter) {
+	if !w.armed {
+		w.seen, w.armed = d.bell.Load(), true
+		return
+	}
+	d.sleepers.Add(1)
+	ts := syscall.NsecToTimespec(int64(bellWait))
+	syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&d.bell)), futexWait, uintptr(w.seen), uintptr(unsafe.Pointer(&ts)), 0, 0)
+	d.sleepers.Add(-1)
+	w.seen = d.bell.Load()
+}
+
+// abortNotice is where a process leaves, in shared memory, why it gave up.
+type abortNotice struct {
+	aborted atomic.Uint32 // msg is valid
+	length  atomic.Uint32
+	msg     [512]byte
+}
+
+// post leaves cause as the notice unless one is there already.
+func (a *abortNotice) post(cause error) {
+	if a.aborted.Load() != 0 {
+		return
+	}
+	n := copy(a.msg[:], abortPayload(cause))
+	a.length.Store(uint32(n))
+	a.aborted.Store(1)
+}
+
+// read returns the notice left by rank from, or nil if there is none.
+func (a *abortNotice) read(from int) error {
+	if a.aborted.Load() == 0 {
+		return nil
+	}
+	n := min(int(a.length.Load()), len(a.msg))
+	return parseAbort(from, append([]byte(nil), a.msg[:n]...))
 }
 
 const ringHdrBytes = 1024
@@ -235,34 +289,11 @@ const (
 )
 
 // ring tells the peer that something it may wait for changed.
-func (l *shmLink) ring() { ringBell(l.out.hdr) }
+func (l *shmLink) ring() { l.out.hdr.door.ring() }
 
 // ringSelf wakes this process's own waiters on the link (after an
 // interrupt or abort).
-func (l *shmLink) ringSelf() { ringBell(l.in.hdr) }
-
-func ringBell(h *ringHdr) {
-	h.bell.Add(1)
-	if h.sleepers.Load() > 0 {
-		syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&h.bell)), futexWake, 1<<30, 0, 0, 0)
-	}
-}
-
-// sleep waits on this process's doorbell until it moves from w.seen, or
-// for bellWait at most, then takes a new snapshot for the caller's next
-// check.
-func (l *shmLink) sleep(w *waiter) {
-	h := l.in.hdr
-	if !w.armed {
-		w.seen, w.armed = h.bell.Load(), true
-		return // the caller checks its condition once more first
-	}
-	h.sleepers.Add(1)
-	ts := syscall.NsecToTimespec(int64(bellWait))
-	syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&h.bell)), futexWait, uintptr(w.seen), uintptr(unsafe.Pointer(&ts)), 0, 0)
-	h.sleepers.Add(-1)
-	w.seen = h.bell.Load()
-}
+func (l *shmLink) ringSelf() { l.in.hdr.door.ring() }
 
 // pause waits a little and reports why waiting should stop, if it should.
 func (l *shmLink) pause(w *waiter) error {
@@ -272,19 +303,33 @@ func (l *shmLink) pause(w *waiter) error {
 	if err := l.peerGone(); err != nil {
 		return err
 	}
+	if w.pace(spinRounds, &l.in.hdr.door, l.peerPid) {
+		// It may have left an abort notice just before exiting.
+		if err := l.peerGone(); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: peer process %d died", ErrPeerLost, l.peerPid)
+	}
+	return nil
+}
+
+// pace is one round of a wait for process pid: a poll while the wait is
+// shorter than spin rounds, then a yield of the processor to other
+// processes (with more ranks than cores, the one waited for may need this
+// one), then a sleep on door. Every 20 ms it checks that pid still runs and
+// reports true when it does not.
+func (w *waiter) pace(spin int, door *doorbell, pid int) (dead bool) {
 	w.n++
 	switch {
-	case w.n < spinRounds:
-		return nil
-	case w.n < spinRounds+yieldRounds:
-		// Yield to other processes, not just goroutines: with more ranks
-		// than cores the peer may need this CPU to make progress.
+	case w.n < spin:
+		return false
+	case w.n < spin+yieldRounds:
 		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 		if w.n%64 != 0 {
-			return nil
+			return false
 		}
 	default:
-		l.sleep(w)
+		door.sleep(w)
 	}
 	now := time.Now()
 	if w.check.IsZero() {
@@ -292,22 +337,15 @@ func (l *shmLink) pause(w *waiter) error {
 	}
 	if now.Sub(w.check) > 20*time.Millisecond {
 		w.check = now
-		if !processAlive(l.peerPid) {
-			// It may have left an abort notice just before exiting.
-			if err := l.peerGone(); err != nil {
-				return err
-			}
-			return fmt.Errorf("%w: peer process %d died", ErrPeerLost, l.peerPid)
-		}
+		return !processAlive(pid)
 	}
-	return nil
+	return false
 }
 
 // peerGone reports an abort notice or closure the peer left in its ring.
 func (l *shmLink) peerGone() error {
-	if l.in.hdr.aborted.Load() != 0 {
-		n := min(int(l.in.hdr.abortLen.Load()), len(l.in.hdr.abortMsg))
-		return parseAbort(l.peer, append([]byte(nil), l.in.hdr.abortMsg[:n]...))
+	if err := l.in.hdr.notice.read(l.peer); err != nil {
+		return err
 	}
 	if l.in.hdr.closed.Load() != 0 {
 		return fmt.Errorf("%w: peer closed connection", ErrPeerLost)
@@ -618,14 +656,7 @@ func (l *shmLink) interrupt() {
 func (l *shmLink) abort(cause error) {
 	l.stopped.Store(true)
 	l.ringSelf()
-	h := l.out.hdr
-	if h.aborted.Load() != 0 {
-		return
-	}
-	p := abortPayload(cause)
-	n := copy(h.abortMsg[:], p)
-	h.abortLen.Store(uint32(n))
-	h.aborted.Store(1)
+	l.out.hdr.notice.post(cause)
 	l.ring()
 }
 

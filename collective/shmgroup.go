@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"unsafe"
 )
 
@@ -48,12 +47,6 @@ const (
 	groupRankBytes = 1024
 )
 
-// groupBell is the doorbell every waiting rank sleeps on.
-type groupBell struct {
-	bell     atomic.Uint32
-	sleepers atomic.Int32
-}
-
 // groupRankHdr is one rank's part of the group header; only that rank
 // stores into it.
 type groupRankHdr struct {
@@ -61,13 +54,11 @@ type groupRankHdr struct {
 	// what holds, for barriers of each parity, what the rank was doing
 	// when it entered (see groupCall): a rank is at most one barrier
 	// ahead of the slowest, so two entries let everyone compare.
-	what     [2]atomic.Uint64
-	_        [40]byte
-	closed   atomic.Uint32 // the rank closed its communicator
-	aborted  atomic.Uint32 // the rank gave up; abortMsg is valid
-	abortLen atomic.Uint32
-	_        [52]byte
-	abortMsg [512]byte
+	what   [2]atomic.Uint64
+	_      [40]byte
+	closed atomic.Uint32 // the rank closed its communicator
+	_      [60]byte
+	notice abortNotice // why the rank gave up, once it has
 }
 
 var _ [groupRankBytes - unsafe.Sizeof(groupRankHdr{})]byte
@@ -80,7 +71,7 @@ type shmGroup struct {
 	rank, size int
 	pids       []int // process of each rank, for noticing a dead one
 	mem        []byte
-	bell       *groupBell
+	door       *doorbell // at the start of the file; every waiting rank sleeps on it
 	hdrs       []*groupRankHdr
 	slots      [][2][]float32 // staging areas, by rank and half
 	stopped    atomic.Bool
@@ -103,7 +94,7 @@ func mapGroup(f *os.File, rank, size int, pids []int) (*shmGroup, error) {
 		return nil, fmt.Errorf("mmap: %w", err)
 	}
 	g := &shmGroup{rank: rank, size: size, pids: pids, mem: mem,
-		bell: (*groupBell)(unsafe.Pointer(&mem[0])),
+		door: (*doorbell)(unsafe.Pointer(&mem[0])),
 		hdrs: make([]*groupRankHdr, size), slots: make([][2][]float32, size), spin: spinRounds}
 	if size <= runtime.NumCPU() {
 		g.spin = groupSpinRounds
@@ -275,34 +266,13 @@ func setupGroup(ctx context.Context, m *mesh, ringOnly bool) error {
 	return nil
 }
 
-func (g *shmGroup) ringBell() {
-	g.bell.bell.Add(1)
-	if g.bell.sleepers.Load() > 0 {
-		syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&g.bell.bell)), futexWake, 1<<30, 0, 0, 0)
-	}
-}
-
-// sleep waits on the doorbell until it moves from w.seen, or for bellWait
-// at most (see shmLink.sleep).
-func (g *shmGroup) sleep(w *waiter) {
-	b := g.bell
-	if !w.armed {
-		w.seen, w.armed = b.bell.Load(), true
-		return
-	}
-	b.sleepers.Add(1)
-	ts := syscall.NsecToTimespec(int64(bellWait))
-	syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&b.bell)), futexWait, uintptr(w.seen), uintptr(unsafe.Pointer(&ts)), 0, 0)
-	b.sleepers.Add(-1)
-	w.seen = b.bell.Load()
-}
+func (g *shmGroup) ringBell() { g.door.ring() }
 
 // peerGone reports an abort notice or closure that rank peer left.
 func (g *shmGroup) peerGone(peer int) error {
 	h := g.hdrs[peer]
-	if h.aborted.Load() != 0 {
-		n := min(int(h.abortLen.Load()), len(h.abortMsg))
-		return parseAbort(peer, append([]byte(nil), h.abortMsg[:n]...))
+	if err := h.notice.read(peer); err != nil {
+		return err
 	}
 	if h.closed.Load() != 0 {
 		return fmt.Errorf("%w: peer closed its communicator", ErrPeerLost)
@@ -319,30 +289,11 @@ func (g *shmGroup) pause(w *waiter, peer int) error {
 	if err := g.peerGone(peer); err != nil {
 		return err
 	}
-	w.n++
-	switch {
-	case w.n < g.spin:
-		return nil
-	case w.n < g.spin+yieldRounds:
-		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
-		if w.n%64 != 0 {
-			return nil
+	if w.pace(g.spin, g.door, g.pids[peer]) {
+		if err := g.peerGone(peer); err != nil {
+			return err
 		}
-	default:
-		g.sleep(w)
-	}
-	now := time.Now()
-	if w.check.IsZero() {
-		w.check = now
-	}
-	if now.Sub(w.check) > 20*time.Millisecond {
-		w.check = now
-		if !processAlive(g.pids[peer]) {
-			if err := g.peerGone(peer); err != nil {
-				return err
-			}
-			return fmt.Errorf("%w: peer process %d died", ErrPeerLost, g.pids[peer])
-		}
+		return fmt.Errorf("%w: peer process %d died", ErrPeerLost, g.pids[peer])
 	}
 	return nil
 }
@@ -409,13 +360,7 @@ func (g *shmGroup) interrupt() {
 
 func (g *shmGroup) abort(cause error) {
 	g.stopped.Store(true)
-	h := g.hdrs[g.rank]
-	if h.aborted.Load() == 0 {
-		p := abortPayload(cause)
-		n := copy(h.abortMsg[:], p)
-		h.abortLen.Store(uint32(n))
-		h.aborted.Store(1)
-	}
+	g.hdrs[g.rank].notice.post(cause)
 	g.ringBell()
 }
 
