@@ -181,7 +181,17 @@ func setupGroup(ctx context.Context, m *mesh, ringOnly bool) error {
 		return nil
 	}
 	stop := context.AfterFunc(ctx, m.Interrupt)
-	defer stop()
+	err := agreeOnGroup(m, pids, ringOnly)
+	if !stop() && err == nil {
+		// The deadline came as the set-up ended and interrupted the links.
+		err = fmt.Errorf("collective: rank %d: shared memory group: %w", m.rank, ctx.Err())
+	}
+	return err
+}
+
+// agreeOnGroup is the exchange of setupGroup.
+func agreeOnGroup(m *mesh, pids []int, ringOnly bool) error {
+	size := len(m.links)
 	fail := func(peer int, what string, err error) error {
 		return fmt.Errorf("collective: rank %d: shared memory group: %s rank %d: %w", m.rank, what, peer, err)
 	}
