@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -278,6 +279,26 @@ func TestLengthMismatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGroupCallMismatch: through the shared-memory group, ranks that call
+// different operations on the same length learn it at the first barrier
+// and get a protocol error naming the other rank's call.
+func TestGroupCallMismatch(t *testing.T) {
+	collectivetest.CheckLeaks(t)
+	cfg := transportConfig(collective.TransportSHM, collective.Options{Deadline: 5 * time.Second})
+	collectivetest.RunWith(t, 3, cfg, func(c *collective.Communicator) {
+		buf := make([]float32, 1000)
+		var err error
+		if c.Rank() == 2 {
+			err = c.Broadcast(context.Background(), buf, 0)
+		} else {
+			err = c.AllReduce(context.Background(), buf, collective.Sum)
+		}
+		if !errors.Is(err, collective.ErrProtocol) || !strings.Contains(err.Error(), "broadcast of 1000 elements") {
+			t.Errorf("rank %d: mismatched calls = %v; want ErrProtocol naming the broadcast", c.Rank(), err)
+		}
+	})
 }
 
 // TestStuckPeerDeadline: a rank that never joins the operation makes the

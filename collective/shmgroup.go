@@ -357,7 +357,7 @@ func (g *shmGroup) barrier(call groupCall) (int, error) {
 	}
 	for peer, h := range g.hdrs {
 		if got := h.what[k%2].Load(); got != call.word() {
-			return peer, fmt.Errorf("%w: rank %d is in a %v, this rank in a %v", ErrProtocol, peer, callOf(got), call)
+			return peer, fmt.Errorf("%w: rank %d called %v, this rank %v", ErrProtocol, peer, callOf(got), call)
 		}
 	}
 	return -1, nil
