@@ -295,8 +295,14 @@ func TestGroupCallMismatch(t *testing.T) {
 		} else {
 			err = c.AllReduce(context.Background(), buf, collective.Sum)
 		}
-		if !errors.Is(err, collective.ErrProtocol) || !strings.Contains(err.Error(), "broadcast of 1000 elements") {
+		if !errors.Is(err, collective.ErrProtocol) || !strings.Contains(err.Error(), "broadcast of 1000 elements from rank 0") {
 			t.Errorf("rank %d: mismatched calls = %v; want ErrProtocol naming the broadcast", c.Rank(), err)
+		}
+	})
+	collectivetest.RunWith(t, 2, cfg, func(c *collective.Communicator) {
+		err := c.Broadcast(context.Background(), make([]float32, 10), c.Rank())
+		if !errors.Is(err, collective.ErrProtocol) {
+			t.Errorf("rank %d: broadcasts from different roots = %v; want ErrProtocol", c.Rank(), err)
 		}
 	})
 }

@@ -197,11 +197,11 @@ func agreeOnGroup(m *mesh, pids []int, ringOnly bool) error {
 	}
 	if m.rank == 0 {
 		var g *shmGroup
-		f, name, err := createGroupFile(size)
-		if err == nil && ringOnly {
-			f.Close()
-			os.Remove(name)
-			err = errRingOnly
+		var f *os.File
+		var name string
+		err := errRingOnly
+		if !ringOnly {
+			f, name, err = createGroupFile(size)
 		}
 		if err == nil {
 			g, err = mapGroup(f, 0, size, pids)
@@ -312,6 +312,7 @@ func (g *shmGroup) pause(w *waiter, peer int) error {
 // ranks that disagree (different operations or buffer lengths) find out.
 type groupCall struct {
 	kind   uint8 // callAllReduce, callBroadcast, callBarrier
+	root   int   // of a broadcast; below groupMaxRanks
 	length int
 }
 
@@ -321,16 +322,18 @@ const (
 	callBarrier
 )
 
-func (c groupCall) word() uint64 { return uint64(c.length)<<8 | uint64(c.kind) }
+func (c groupCall) word() uint64 { return uint64(c.length)<<16 | uint64(c.root)<<8 | uint64(c.kind) }
 
-func callOf(w uint64) groupCall { return groupCall{kind: uint8(w), length: int(w >> 8)} }
+func callOf(w uint64) groupCall {
+	return groupCall{kind: uint8(w), root: int(uint8(w >> 8)), length: int(w >> 16)}
+}
 
 func (c groupCall) String() string {
 	switch c.kind {
 	case callAllReduce:
 		return fmt.Sprintf("allreduce of %d elements", c.length)
 	case callBroadcast:
-		return fmt.Sprintf("broadcast of %d elements", c.length)
+		return fmt.Sprintf("broadcast of %d elements from rank %d", c.length, c.root)
 	case callBarrier:
 		return "barrier"
 	}
@@ -458,7 +461,7 @@ func (r *opRun) groupAllReduce(g *shmGroup, buf []float32, op Op) error {
 // barrier of round t+1, which no rank enters before it is done with round t.
 func (r *opRun) groupBroadcast(g *shmGroup, buf []float32, root int) error {
 	per := groupSlotBytes / 4
-	call := groupCall{kind: callBroadcast, length: len(buf)}
+	call := groupCall{kind: callBroadcast, root: root, length: len(buf)}
 	for round, start := 0, 0; start < len(buf); round, start = round+1, start+per {
 		chunk := buf[start:min(start+per, len(buf))]
 		half := g.nextHalf()
@@ -482,21 +485,7 @@ func combineInto(op Op, dst, a, b []float32) {
 	a, b = a[:n], b[:n]
 	switch op {
 	case Sum, Mean:
-		i := sumVec(dst, a, b)
-		for ; i+8 <= n; i += 8 {
-			d := dst[i : i+8 : i+8]
-			x := a[i : i+8 : i+8]
-			y := b[i : i+8 : i+8]
-			d[0] = x[0] + y[0]
-			d[1] = x[1] + y[1]
-			d[2] = x[2] + y[2]
-			d[3] = x[3] + y[3]
-			d[4] = x[4] + y[4]
-			d[5] = x[5] + y[5]
-			d[6] = x[6] + y[6]
-			d[7] = x[7] + y[7]
-		}
-		for ; i < n; i++ {
+		for i := sumVec(dst, a, b); i < n; i++ {
 			dst[i] = a[i] + b[i]
 		}
 	case Max:
