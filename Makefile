@@ -4,13 +4,14 @@
 #   make check   gofmt, go vet, staticcheck and the race detector
 #   make bench   Go benchmarks of the hot kernels
 #   make bench-gemm, bench-allreduce, bench-train, bench-scaling   side by side with peers
+#   make bench-balance   --balance against an even split, one worker slowed 2×
 
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages that run goroutines of their own; tested with -race.
 RACE_PKGS   ?= ./tensor/... ./collective/... ./data/... ./autograd/... ./nn/... ./optim/... ./ps/... ./cluster/... ./train/...
 
-.PHONY: all build test check fmt vet staticcheck race unit noasm bench bench-gemm bench-allreduce bench-train bench-scaling
+.PHONY: all build test check fmt vet staticcheck race unit noasm bench bench-gemm bench-allreduce bench-train bench-scaling bench-balance
 
 all: build
 
@@ -56,3 +57,6 @@ bench-train: build
 
 bench-scaling: build
 	bash bench/scaling.sh
+
+bench-balance: build
+	bash bench/balance.sh

@@ -123,48 +123,125 @@ func ExchangeStepCosts(ctx context.Context, comm *collective.Communicator, fixed
 	return fixeds, perExamples, nil
 }
 
-// MeasureThroughput times training steps of a scratch copy of a model:
-// build returns a fresh model, and loader gives its batches. After one
-// warm-up step it trains for about d (at least two steps) with plain SGD
-// and returns examples per second. Balancing uses it before the first
-// epoch, when no step of the real run has been timed yet.
-func MeasureThroughput(ctx context.Context, build func() (*nn.Model, error), loss nn.Loss, loader *data.Loader, d time.Duration) (float64, error) {
+// StepCost models one worker's computation in a step of b examples as
+// Fixed + b·PerExample seconds: the fixed part is the work that does not
+// grow with the batch (clearing gradients, per-layer overheads).
+type StepCost struct {
+	Fixed, PerExample float64
+}
+
+// Speed returns the examples per second that c gives with batches of b.
+func (c StepCost) Speed(b int) float64 {
+	return float64(b) / (c.Fixed + float64(b)*c.PerExample)
+}
+
+// String formats c in milliseconds, as "F ms + P ms/example".
+func (c StepCost) String() string {
+	return fmt.Sprintf("%.2f ms + %.3f ms/example", 1e3*c.Fixed, 1e3*c.PerExample)
+}
+
+// Refit returns c with PerExample changed so that the model passes
+// through an observed step of b examples that took seconds, keeping the
+// fixed part where it leaves a positive slope and dropping it otherwise.
+// Balancing measures Fixed once, before the first epoch, and refits the
+// slope to what every epoch observed.
+func (c StepCost) Refit(b int, seconds float64) StepCost {
+	if b <= 0 || !(seconds > 0) {
+		return c
+	}
+	if p := (seconds - c.Fixed) / float64(b); p > 0 {
+		return StepCost{Fixed: c.Fixed, PerExample: p}
+	}
+	return StepCost{PerExample: seconds / float64(b)}
+}
+
+// MeasureStepCost times training steps of a scratch copy of a model on
+// batches from ds of two sizes, half and one and a half times batch, for
+// about d each (at least three steps each, after one warm-up step), and
+// fits a StepCost through them by least squares. build returns a fresh
+// model. Balancing uses it before the first epoch, when no step of the
+// real run has been timed yet: a split by speed at one batch size alone
+// gives a slow worker too many examples when the fixed part is large.
+func MeasureStepCost(ctx context.Context, build func() (*nn.Model, error), loss nn.Loss, ds data.Dataset, batch int, d time.Duration) (StepCost, error) {
 	model, err := build()
 	if err != nil {
-		return 0, err
+		return StepCost{}, err
 	}
 	opt, err := optim.New("sgd", model.NumParams(), optim.Config{LR: 1e-6, Threads: 1})
 	if err != nil {
-		return 0, err
+		return StepCost{}, err
 	}
 	tr, err := New(model, Options{Optimizer: opt, Loss: loss})
 	if err != nil {
-		return 0, err
+		return StepCost{}, err
 	}
-	var start time.Time
-	examples, steps := 0, 0
+	var xs, ys []float64 // examples and seconds of every timed step
+	for i, b := range []int{max(1, batch/2), max(2, batch*3/2)} {
+		loader, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: b, Seed: uint64(i)})
+		if err != nil {
+			return StepCost{}, fmt.Errorf("train: measuring step cost: %w", err)
+		}
+		if err := timeSteps(ctx, tr, loader, d, &xs, &ys); err != nil {
+			return StepCost{}, fmt.Errorf("train: measuring step cost: %w", err)
+		}
+	}
+	return fitStepCost(xs, ys), nil
+}
+
+// timeSteps runs steps of tr on batches of loader for about d, at least
+// three of them after one warm-up step, and appends each one's examples
+// and seconds to xs and ys.
+func timeSteps(ctx context.Context, tr *Trainer, loader *data.Loader, d time.Duration, xs, ys *[]float64) error {
+	var spent time.Duration
+	steps := -1 // the first step warms up
 	for epoch := 0; ; epoch++ {
 		seen := 0
 		for b, err := range loader.Batches(ctx, epoch) {
 			if err != nil {
-				return 0, fmt.Errorf("train: measuring throughput: %w", err)
+				return err
 			}
 			seen++
+			t0 := time.Now()
 			if _, err := tr.Step(ctx, b); err != nil {
-				return 0, fmt.Errorf("train: measuring throughput: %w", err)
+				return err
 			}
-			if start.IsZero() { // the warm-up step
-				start = time.Now()
+			if steps++; steps == 0 {
 				continue
 			}
-			examples += b.Len()
-			steps++
-			if el := time.Since(start); steps >= 2 && el >= d {
-				return float64(examples) / el.Seconds(), nil
+			el := time.Since(t0)
+			spent += el
+			*xs, *ys = append(*xs, float64(b.Len())), append(*ys, el.Seconds())
+			if steps >= 3 && spent >= d {
+				return nil
 			}
 		}
 		if seen == 0 {
-			return 0, errors.New("train: measuring throughput: the loader gives no batches")
+			return errors.New("the loader gives no batches")
 		}
 	}
+}
+
+// fitStepCost fits seconds = Fixed + examples·PerExample to the points
+// (xs[i], ys[i]) by least squares; when the fit is not a cost (a negative
+// part, or all points at one size), it returns the mean time per example.
+func fitStepCost(xs, ys []float64) StepCost {
+	n := float64(len(xs))
+	var sx, sy, sxx, sxy float64
+	for i, x := range xs {
+		sx += x
+		sy += ys[i]
+		sxx += x * x
+		sxy += x * ys[i]
+	}
+	if sx == 0 {
+		return StepCost{}
+	}
+	if den := n*sxx - sx*sx; den > 0 {
+		p := (n*sxy - sx*sy) / den
+		f := (sy - p*sx) / n
+		if p > 0 && f >= 0 {
+			return StepCost{Fixed: f, PerExample: p}
+		}
+	}
+	return StepCost{PerExample: sy / sx}
 }

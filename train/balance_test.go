@@ -162,7 +162,7 @@ func TestExchangeStepCosts(t *testing.T) {
 	})
 }
 
-func TestMeasureThroughput(t *testing.T) {
+func TestMeasureStepCost(t *testing.T) {
 	x, labels := equivalenceData(64, 2)
 	y := make([]float32, len(labels))
 	for i, l := range labels {
@@ -172,16 +172,50 @@ func TestMeasureThroughput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loader, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
 	build := func() (*nn.Model, error) { m, _ := equivalenceModel(t, 1); return m, nil }
-	speed, err := MeasureThroughput(context.Background(), build, nil, loader, 10*time.Millisecond)
+	c, err := MeasureStepCost(context.Background(), build, nil, ds, 16, 10*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !(speed > 0) || math.IsInf(speed, 0) {
-		t.Errorf("MeasureThroughput = %v examples/s; want a positive finite speed", speed)
+	if !(c.PerExample > 0) || !(c.Fixed >= 0) || math.IsInf(c.Fixed+c.PerExample, 0) {
+		t.Errorf("MeasureStepCost = %+v; want a positive finite cost", c)
+	}
+	if s := c.Speed(16); !(s > 0) || math.IsInf(s, 0) {
+		t.Errorf("Speed(16) = %v examples/s; want a positive finite speed", s)
+	}
+}
+
+func TestFitStepCost(t *testing.T) {
+	for _, c := range []struct {
+		xs, ys []float64
+		want   StepCost
+	}{
+		// 2 ms + 0.5 ms per example, exactly.
+		{[]float64{8, 8, 24, 24}, []float64{0.006, 0.006, 0.014, 0.014}, StepCost{0.002, 0.0005}},
+		// One size only: no slope to fit, the mean per example.
+		{[]float64{10, 10}, []float64{0.01, 0.03}, StepCost{0, 0.002}},
+		// Larger batches faster: not a cost, the mean per example.
+		{[]float64{10, 30}, []float64{0.03, 0.01}, StepCost{0, 0.001}},
+		// A negative intercept: the mean per example.
+		{[]float64{10, 20}, []float64{0.001, 0.011}, StepCost{0, 0.012 / 30}},
+	} {
+		got := fitStepCost(c.xs, c.ys)
+		if math.Abs(got.Fixed-c.want.Fixed) > 1e-12 || math.Abs(got.PerExample-c.want.PerExample) > 1e-12 {
+			t.Errorf("fitStepCost(%v, %v) = %+v; want %+v", c.xs, c.ys, got, c.want)
+		}
+	}
+}
+
+func TestStepCostRefit(t *testing.T) {
+	c := StepCost{Fixed: 0.01, PerExample: 0.001}
+	if got := c.Refit(20, 0.05); math.Abs(got.Fixed-0.01) > 1e-12 || math.Abs(got.PerExample-0.002) > 1e-12 {
+		t.Errorf("Refit(20, 0.05) = %+v; want {0.01 0.002}", got)
+	}
+	// A step faster than the fixed part alone: the fixed part goes.
+	if got := c.Refit(20, 0.005); got.Fixed != 0 || math.Abs(got.PerExample-0.00025) > 1e-12 {
+		t.Errorf("Refit(20, 0.005) = %+v; want {0 0.00025}", got)
+	}
+	if got := c.Refit(0, 1); got != c {
+		t.Errorf("Refit(0, 1) = %+v; want it unchanged", got)
 	}
 }

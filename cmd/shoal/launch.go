@@ -51,7 +51,7 @@ func init() {
 	f.StringVar(&fl.timeline, "timeline", "", "with --workers: write a Chrome-trace timeline of every rank to this file")
 	f.StringVar(&fl.transport, "transport", "auto", "with --workers: data plane between workers: auto (shared memory on one host), tcp or shm")
 	f.StringVar(&fl.compression, "compression", "none", "with --strategy allreduce or average: gradients (parameters) on the wire as none (float32), bf16 or fp16")
-	f.BoolVar(&fl.balance, "balance", false, "with --strategy allreduce: split the global batch among workers by measured speed, every epoch")
+	f.BoolVar(&fl.balance, "balance", false, "with --strategy allreduce: split the global batch so that every worker's step takes as long, from step costs measured at the start and after every epoch")
 	f.StringVar(&fl.lrScaling, "lr-scaling", "none", "with --workers: none, or linear (learning rate × workers, Goyal et al.)")
 	f.IntVar(&fl.warmup, "warmup", 0, "with --workers: ramp the learning rate up linearly over the first N steps")
 	f.IntVar(&fl.slowRank, "debug-slow-rank", -1, "debug: slow the worker launched n-th down")

@@ -155,7 +155,7 @@ func init() {
 	f.IntVar(&fl.averageEvery, "average-every", 1, "average: steps between two parameter averagings")
 	f.Float64Var(&fl.slow, "debug-slow", 0, "debug: stretch every step by this factor (2 = twice as slow)")
 	f.BoolVar(&fl.jsonOut, "json", false, "rank 0 prints one JSON object with the results on stdout")
-	f.BoolVar(&fl.balance, "balance", false, "allreduce: split the global batch among workers by measured speed, re-measured every epoch")
+	f.BoolVar(&fl.balance, "balance", false, "allreduce: split the global batch so that every worker's step takes as long, from step costs measured at the start and after every epoch")
 	f.StringVar(&fl.lrScaling, "lr-scaling", "none", "none, or linear: learning rate × workers for the larger global batch (Goyal et al.)")
 	f.IntVar(&fl.warmup, "warmup", 0, "ramp the learning rate up linearly over the first N steps (from the one-worker rate with --lr-scaling linear)")
 	f.StringVar(&fl.cpuProfile, "cpuprofile", "", "write a CPU profile of this worker to this file ({rank} is replaced)")
@@ -282,17 +282,16 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		id = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	var speed float64
+	var cost train.StepCost // this worker's computation per step, for --balance
 	if fl.balance {
-		// The first epoch's split needs every worker's speed before any
+		// The first epoch's split needs every worker's costs before any
 		// step of the run is timed: train a scratch copy briefly.
-		probe, err := data.NewLoader(trainDS, data.LoaderOptions{BatchSize: spec.Batch})
-		if err != nil {
-			return usageErrorf("worker: %v", err)
-		}
-		if speed, err = train.MeasureThroughput(ctx, spec.Build, loss, probe, 300*time.Millisecond); err != nil {
+		if cost, err = train.MeasureStepCost(ctx, spec.Build, loss, trainDS, spec.Batch, 300*time.Millisecond); err != nil {
 			return fmt.Errorf("worker: %w", err)
 		}
-		speed /= max(fl.slow, 1)
+		slow := max(fl.slow, 1)
+		cost.Fixed, cost.PerExample = slow*cost.Fixed, slow*cost.PerExample
+		speed = cost.Speed(spec.Batch)
 	}
 	client := cluster.NewClient(fl.job.coordinator, token)
 	jctx, jcancel := context.WithTimeout(ctx, fl.job.joinTimeout)
@@ -386,16 +385,14 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		stepLog = train.NewStepTimingLog(f)
 	}
 	var sum timingSum
-	// Seconds of own computation in this epoch, and of it the optimizer's
-	// (which does not grow with the batch), for --balance.
-	busy, fixed := 0.0, 0.0
+	// Seconds of own computation in this epoch, for --balance.
+	busy := 0.0
 	onStep := func(t train.StepTiming) {
 		slow := max(fl.slow, 1)
 		if slow > 1 {
 			time.Sleep(time.Duration((slow - 1) * t.Compute * float64(time.Second)))
 		}
 		busy += slow * t.Compute
-		fixed += slow * t.Optimizer
 		if t.Step > 0 { // the first step includes warm-up
 			sum.add(t)
 		}
@@ -463,10 +460,26 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 
 	global := world * spec.Batch
 	var sizes []int // per-rank batch sizes with --balance
-	if balancer != nil {
-		if sizes, err = train.BalanceBatches(global, speedsOf(workers)); err != nil {
-			return usageErrorf("worker: --balance: %v; use a larger --batch", err)
+	balance := func(cost train.StepCost) (costs string, err error) {
+		fs, ps, err := train.ExchangeStepCosts(ctx, comm, cost.Fixed, cost.PerExample)
+		if err != nil {
+			return "", err
 		}
+		if sizes, err = train.BalanceBatchesByCost(global, fs, ps); err != nil {
+			return "", usageErrorf("worker: --balance: %v; use a larger --batch", err)
+		}
+		parts := make([]string, world)
+		for r := range parts {
+			parts[r] = train.StepCost{Fixed: fs[r], PerExample: ps[r]}.String()
+		}
+		return strings.Join(parts, ", "), nil
+	}
+	if balancer != nil {
+		costs, err := balance(cost)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "balance: batch sizes %v for step costs %s\n", sizes, costs)
 	}
 	newLoader := func(epoch int) (*data.Loader, error) {
 		o := data.LoaderOptions{BatchSize: spec.Batch, Shuffle: true, Seed: spec.Seed,
@@ -488,9 +501,6 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	loader, err := newLoader(0)
 	if err != nil {
 		return err
-	}
-	if sizes != nil {
-		fmt.Fprintf(stderr, "balance: batch sizes %v for speeds %.0f samples/s\n", sizes, speedsOf(workers))
 	}
 	epochBase, epochs := 0, spec.Epochs
 	tr, err := train.New(model, train.Options{
@@ -524,8 +534,8 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 			return fitErr(err)
 		}
 	} else {
-		// One Fit per epoch: between epochs the workers swap the speeds
-		// they measured and split the next epoch's batches by them.
+		// One Fit per epoch: between epochs the workers swap the step
+		// costs they measured and split the next epoch's batches by them.
 		res = &train.Result{}
 		for e := range epochs {
 			if e > 0 {
@@ -533,7 +543,7 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 					return err
 				}
 			}
-			epochBase, busy, fixed = e, 0, 0
+			epochBase, busy = e, 0
 			r, err := tr.Fit(ctx, loader, nil, 1)
 			if err != nil {
 				return fitErr(err)
@@ -545,30 +555,15 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 			if e == epochs-1 {
 				break
 			}
-			// Speeds from this epoch's split; the next split goes half way
-			// from this one to the one they ask for, since a step's time
-			// is not proportional to its batch (fixed costs), so a full
-			// jump overshoots.
-			fs, ps, err := train.ExchangeStepCosts(ctx, comm, fixed/float64(max(loader.NumBatches(), 1)), busy/float64(max(r.Examples, 1)))
+			// The next split comes from this epoch's timings: the fixed
+			// part measured before the first, the cost per example
+			// refitted to this epoch's mean step.
+			cost = cost.Refit(sizes[rank], busy/float64(max(loader.NumBatches(), 1)))
+			costs, err := balance(cost)
 			if err != nil {
 				return fitErr(err)
 			}
-			speeds := make([]float64, world)
-			for i, c := range ps {
-				speeds[i] = 1 / c
-			}
-			next, err := train.BalanceBatches(global, speeds)
-			if err != nil {
-				return usageErrorf("worker: --balance: %v; use a larger --batch", err)
-			}
-			blend := make([]float64, world)
-			for i := range blend {
-				blend[i] = float64(sizes[i]+next[i]) / 2
-			}
-			if sizes, err = train.BalanceBatches(global, blend); err != nil {
-				return usageErrorf("worker: --balance: %v; use a larger --batch", err)
-			}
-			fmt.Fprintf(stderr, "balance: batch sizes %v after speeds %.0f samples/s (optimizer %.2f ms per step on rank 0)\n", sizes, speeds, 1e3*fs[0])
+			fmt.Fprintf(stderr, "balance: batch sizes %v after step costs %s\n", sizes, costs)
 		}
 		if res.TrainSeconds > 0 {
 			res.SamplesPerSec = float64(res.Examples) / res.TrainSeconds
@@ -650,15 +645,6 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s on %d workers: test accuracy %.2f%%, %.0f samples/s, overlap %.0f%%, %d epochs in %.1fs\n",
 		out.Model, fl.strategy, world, 100*out.TestAccuracy, out.SamplesPerSec, 100*out.Overlap, out.Epochs, out.Seconds)
 	return nil
-}
-
-// speedsOf returns the speeds the workers measured before joining.
-func speedsOf(workers []cluster.Member) []float64 {
-	out := make([]float64, len(workers))
-	for i, w := range workers {
-		out[i] = w.Speed
-	}
-	return out
 }
 
 // writeTimeline writes tl to path atomically.
