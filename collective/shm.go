@@ -190,6 +190,16 @@ func shmDir() string {
 
 const shmFileBytes = 2 * (ringHdrBytes + shmRingBytes)
 
+// reserve gives f a size of n bytes with its pages allocated now: on a
+// full tmpfs a merely truncated file would fault (SIGBUS) at first touch
+// instead of failing here.
+func reserve(f *os.File, n int64) error {
+	if err := syscall.Fallocate(int(f.Fd()), 0, 0, n); err != nil {
+		return fmt.Errorf("reserving %d bytes of shared memory in %s: %w", n, f.Name(), err)
+	}
+	return nil
+}
+
 // createShmLink creates and maps the file for a pair; the creator writes
 // ring 0 and reads ring 1.
 func createShmLink(peer, peerPid int, conn net.Conn) (*shmLink, error) {
@@ -203,7 +213,7 @@ func createShmLink(peer, peerPid int, conn net.Conn) (*shmLink, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if err := f.Truncate(shmFileBytes); err != nil {
+	if err := reserve(f, shmFileBytes); err != nil {
 		os.Remove(name)
 		return nil, err
 	}

@@ -126,9 +126,7 @@ func createGroupFile(size int) (*os.File, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	// Reserve the pages now: on a full tmpfs a merely truncated file
-	// would fault (SIGBUS) at first touch instead of failing here.
-	if err := syscall.Fallocate(int(f.Fd()), 0, 0, int64(groupFileBytes(size))); err != nil {
+	if err := reserve(f, int64(groupFileBytes(size))); err != nil {
 		f.Close()
 		os.Remove(name)
 		return nil, "", err
