@@ -137,7 +137,7 @@ func (c StepCost) Speed(b int) float64 {
 
 // String formats c in milliseconds, as "F ms + P ms/example".
 func (c StepCost) String() string {
-	return fmt.Sprintf("%.2f ms + %.3f ms/example", 1e3*c.Fixed, 1e3*c.PerExample)
+	return fmt.Sprintf("%.3g ms + %.3g ms/example", 1e3*c.Fixed, 1e3*c.PerExample)
 }
 
 // Refit returns c with PerExample changed so that the model passes

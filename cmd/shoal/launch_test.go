@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -59,6 +60,8 @@ func TestLaunchStrategies(t *testing.T) {
 		{"--strategy", "ps", "--ps-mode", "sync"},
 		{"--strategy", "ps", "--ps-mode", "ssp:2", "--ps", "2"},
 		{"--strategy", "average", "--average-every", "2"},
+		// One worker 8× slower: --balance must give it far fewer examples.
+		{"--strategy", "allreduce", "--balance", "--debug-slow-rank", "1", "--debug-slow", "8"},
 	} {
 		out := filepath.Join(dir, strings.Join(c, "_"))
 		args := append([]string{"train", "--workers", "2", "--spec", spec, "--data", "csv:" + csv, "--out", out, "--json",
@@ -81,6 +84,12 @@ func TestLaunchStrategies(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(out, "trace.json")); err != nil {
 			t.Errorf("%v: no timeline: %v", c, err)
+		}
+		if slices.Contains(c, "--balance") {
+			b := res.RankBatches
+			if len(b) != 2 || b[0]+b[1] != 32 || 2*min(b[0], b[1]) > max(b[0], b[1]) {
+				t.Errorf("%v: batches per rank %v; want 32 in all, one worker's at most half the other's", c, b)
+			}
 		}
 	}
 }
