@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/shoal-dl/shoal/tensor/internal/gemm"
+	"github.com/shoal-dl/shoal/tensor/internal/workers"
 )
 
 var threads atomic.Int32
@@ -27,7 +28,9 @@ func Threads() int { return int(threads.Load()) }
 
 // ParallelFor splits [0, n) into at most Threads() contiguous chunks of at
 // least grain items, runs fn on each and returns when all are done. With one
-// chunk fn runs on the calling goroutine and nothing is allocated.
+// chunk fn runs on the calling goroutine. The chunks run on the caller and
+// the kernel workers (see package internal/workers), which stay awake
+// between the calls of a training step.
 func ParallelFor(n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -40,15 +43,23 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	step := (n + chunks - 1) / chunks
-	for lo := step; lo < n; lo += step {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, min(lo+step, n))
-	}
-	fn(0, min(step, n))
-	wg.Wait()
+	t := forPool.Get().(*forTask)
+	t.fn, t.n, t.step = fn, n, (n+chunks-1)/chunks
+	workers.Run((n+t.step-1)/t.step, chunks, t)
+	t.fn = nil
+	forPool.Put(t)
+}
+
+// forTask is one ParallelFor call: chunk i is [i·step, (i+1)·step) ∩ [0, n).
+type forTask struct {
+	fn      func(lo, hi int)
+	n, step int
+}
+
+var forPool = sync.Pool{New: func() any { return new(forTask) }}
+
+// RunPart runs chunk i.
+func (t *forTask) RunPart(i int) {
+	lo := i * t.step
+	t.fn(lo, min(lo+t.step, t.n))
 }

@@ -63,8 +63,12 @@
 // counting the packing each rectangle repeats (a transposing pack weighs
 // twice a copy); each
 // goroutine packs and multiplies its own rectangle with no further
-// synchronisation. The goroutines beyond the caller's are long-lived
-// workers started on first use (as many as the largest thread count asked
-// for so far), each keeping its packing buffers; the caller's buffers come
-// from a sync.Pool, so calls in a steady state allocate nothing.
+// synchronisation. The rectangles run on the caller and the long-lived
+// workers of package workers, which keep looking for the next call for a
+// while before they sleep: waking a sleeping goroutine takes tens of
+// microseconds on a virtual machine, longer than a rectangle of the
+// training step's GEMMs (128×784·784×256 in two took 0.27 ms with workers
+// that slept, 0.17 ms with workers awake; one goroutine 0.29 ms). Packing
+// buffers come from a sync.Pool, so calls in a steady state allocate
+// nothing.
 package gemm

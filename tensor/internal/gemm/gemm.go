@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/shoal-dl/shoal/tensor/internal/workers"
 )
 
 var threads atomic.Int32
@@ -153,9 +155,8 @@ func blockSize(n, limit, unit int) int {
 	return (size + unit - 1) / unit * unit
 }
 
-// workspace holds one goroutine's packing buffers. Workers keep one each
-// for good; calling goroutines take one from wsPool, so that steady-state
-// calls allocate nothing.
+// workspace holds one goroutine's packing buffers, taken from wsPool for
+// each part of a call, so that steady-state calls allocate nothing.
 type workspace struct {
 	a, b []float32
 	tile []float32 // mr×nr result of an edge tile before it is added to C
@@ -300,7 +301,8 @@ var (
 )
 
 // sgemm runs op with up to threads goroutines: C is cut into a grid of
-// rectangles, one per goroutine, each packing and computing on its own.
+// rectangles, one per goroutine, each packing and computing on its own
+// (on the workers of package workers).
 func sgemm(kn *kernel, threads int, op *operands) {
 	work := op.m * op.n * op.k
 	if threads <= 1 || work < minParallelWork {
@@ -317,25 +319,10 @@ func sgemm(kn *kernel, threads int, op *operands) {
 	gm, gn := gridShape(threads, tilesM, tilesN, kn.mr, kn.nr, packCost(!op.transA), packCost(op.transB))
 
 	cl := callPool.Get().(*call)
-	cl.op = *op
-	cl.wg.Add(gm*gn - 1)
-	ensureWorkers(gm*gn - 1)
-	t := 0
-	for pi := 0; pi < gm; pi++ {
-		m0, m1 := span(tilesM, gm, pi, kn.mr, op.m)
-		for pj := 0; pj < gn; pj++ {
-			n0, n1 := span(tilesN, gn, pj, kn.nr, op.n)
-			cl.tasks[t] = task{call: cl, kn: kn, m0: m0, m1: m1, n0: n0, n1: n1}
-			t++
-		}
-	}
-	for i := 1; i < t; i++ {
-		workQueue <- &cl.tasks[i]
-	}
-	first := &cl.tasks[0]
-	cl.op.partPooled(kn, first.m0, first.m1, first.n0, first.n1)
-	cl.wg.Wait()
-	cl.op = operands{} // drop references to the caller's slices
+	cl.op, cl.kn, cl.gm, cl.gn = *op, kn, gm, gn
+	cl.tilesM, cl.tilesN = tilesM, tilesN
+	workers.Run(gm*gn, gm*gn, cl)
+	cl.op, cl.kn = operands{}, nil // drop references to the caller's slices
 	callPool.Put(cl)
 }
 
@@ -388,49 +375,24 @@ func gridShape(threads, tilesM, tilesN, mr, nr, costA, costB int) (gm, gn int) {
 // maxThreads caps the goroutines of one call.
 const maxThreads = 256
 
-// call is one parallel Sgemm: its operands and the rectangles of C handed
-// to goroutines. Calls are pooled so that a steady stream of them
-// allocates nothing.
+// call is one parallel Sgemm: its operands and the gm×gn grid of
+// rectangles of C, one part each (see workers.Run). Calls are pooled so
+// that a steady stream of them allocates nothing.
 type call struct {
-	op    operands
-	wg    sync.WaitGroup
-	tasks [maxThreads]task
+	op             operands
+	kn             *kernel
+	gm, gn         int
+	tilesM, tilesN int
 }
 
 var callPool = sync.Pool{New: func() any { return new(call) }}
 
-// task is one rectangle of a call's C.
-type task struct {
-	call           *call
-	kn             *kernel
-	m0, m1, n0, n1 int
-}
-
-// The workers are goroutines started on first use, one fewer than the most
-// threads any call has asked for; they wait on workQueue for the life of
-// the process, each with its own packing buffers.
-var (
-	workQueue = make(chan *task, maxThreads)
-
-	workersMu sync.Mutex // guards workers
-	workers   int
-)
-
-func ensureWorkers(n int) {
-	workersMu.Lock()
-	defer workersMu.Unlock()
-	for ; workers < n; workers++ {
-		go worker()
-	}
-}
-
-func worker() {
-	ws := new(workspace)
-	for t := range workQueue {
-		cl := t.call
-		cl.op.part(t.kn, ws, t.m0, t.m1, t.n0, t.n1)
-		cl.wg.Done()
-	}
+// RunPart computes rectangle t of the grid, row-major, packing into a
+// workspace from wsPool.
+func (cl *call) RunPart(t int) {
+	m0, m1 := span(cl.tilesM, cl.gm, t/cl.gn, cl.kn.mr, cl.op.m)
+	n0, n1 := span(cl.tilesN, cl.gn, t%cl.gn, cl.kn.nr, cl.op.n)
+	cl.op.partPooled(cl.kn, m0, m1, n0, n1)
 }
 
 // sgemmRef is the plain triple loop every faster path is checked against.
