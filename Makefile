@@ -9,7 +9,7 @@
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages that run goroutines of their own; tested with -race.
-RACE_PKGS   ?= ./tensor/... ./collective/... ./data/... ./autograd/... ./nn/... ./optim/... ./ps/... ./cluster/... ./train/...
+RACE_PKGS   ?= ./internal/... ./tensor/... ./collective/... ./data/... ./autograd/... ./nn/... ./optim/... ./ps/... ./cluster/... ./train/...
 
 .PHONY: all build test check fmt vet staticcheck race unit noasm bench bench-gemm bench-allreduce bench-train bench-scaling bench-balance
 

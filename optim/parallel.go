@@ -1,6 +1,6 @@
 package optim
 
-import "sync"
+import "github.com/shoal-dl/shoal/internal/workers"
 
 // Arenas shorter than parallelMin are updated on the calling goroutine;
 // longer ones are split into chunks of at least minChunk elements, one per
@@ -16,21 +16,17 @@ var (
 // goroutines never write the same cache line.
 const chunkAlign = 16
 
-// chunkRunner runs body over [0, n) split into fixed chunks, each chunk on
-// its own goroutine except the first, which runs on the caller. The tasks
-// are built once, so that run allocates nothing. Every element is updated
-// by the same code whatever the split, so results do not depend on the
-// number of chunks.
+// chunkRunner runs body over [0, n) split into fixed chunks, on the caller
+// and the kernel workers (internal/workers). Every element is updated by
+// the same code whatever the split, so results do not depend on the number
+// of chunks; run allocates nothing.
 type chunkRunner struct {
-	n     int
-	body  func(lo, hi int)
-	tasks []func() // tasks[i] runs chunk i+1 and marks wg done
-	first int      // end of chunk 0
-	wg    sync.WaitGroup
+	n, size, count int // count chunks of size elements (the last may be short)
+	body           func(lo, hi int)
 }
 
 func newChunkRunner(n, threads int, body func(lo, hi int)) *chunkRunner {
-	r := &chunkRunner{n: n, body: body, first: n}
+	r := &chunkRunner{n: n, body: body, size: n, count: 1}
 	chunks := 1
 	if n >= parallelMin {
 		chunks = max(1, min(threads, n/minChunk))
@@ -38,34 +34,27 @@ func newChunkRunner(n, threads int, body func(lo, hi int)) *chunkRunner {
 	if chunks == 1 {
 		return r
 	}
-	size := (n + chunks - 1) / chunks
-	size = (size + chunkAlign - 1) / chunkAlign * chunkAlign
-	r.first = size
-	for lo := size; lo < n; lo += size {
-		lo, hi := lo, min(lo+size, n)
-		r.tasks = append(r.tasks, func() {
-			defer r.wg.Done()
-			body(lo, hi)
-		})
-	}
+	r.size = ((n+chunks-1)/chunks + chunkAlign - 1) / chunkAlign * chunkAlign
+	r.count = (n + r.size - 1) / r.size
 	return r
 }
 
 // chunks returns how many chunks run splits the arena into.
-func (r *chunkRunner) chunks() int { return 1 + len(r.tasks) }
+func (r *chunkRunner) chunks() int { return r.count }
 
 // run applies body to every chunk and returns when all are done.
 func (r *chunkRunner) run() {
-	if len(r.tasks) == 0 {
+	if r.count == 1 {
 		r.body(0, r.n)
 		return
 	}
-	r.wg.Add(len(r.tasks))
-	for _, t := range r.tasks {
-		go t()
-	}
-	r.body(0, r.first)
-	r.wg.Wait()
+	workers.Run(r.count, r.count, r)
+}
+
+// RunPart applies body to chunk i.
+func (r *chunkRunner) RunPart(i int) {
+	lo := i * r.size
+	r.body(lo, min(lo+r.size, r.n))
 }
 
 // span is a half-open range [lo, hi) of arena elements.

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/shoal-dl/shoal/internal/workers"
 	"github.com/shoal-dl/shoal/tensor/internal/gemm"
-	"github.com/shoal-dl/shoal/tensor/internal/workers"
 )
 
 var threads atomic.Int32
@@ -29,7 +29,7 @@ func Threads() int { return int(threads.Load()) }
 // ParallelFor splits [0, n) into at most Threads() contiguous chunks of at
 // least grain items, runs fn on each and returns when all are done. With one
 // chunk fn runs on the calling goroutine. The chunks run on the caller and
-// the kernel workers (see package internal/workers), which stay awake
+// the kernel workers (see internal/workers), which stay awake
 // between the calls of a training step.
 func ParallelFor(n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/shoal-dl/shoal/tensor/internal/workers"
+	"github.com/shoal-dl/shoal/internal/workers"
 )
 
 var threads atomic.Int32
