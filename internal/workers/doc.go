@@ -1,7 +1,6 @@
 // Package workers runs the parts of one parallel kernel call (a GEMM's
 // rectangles of C, an elementwise op's row ranges, an optimizer's chunks
-// of the parameter arena) on goroutines that live
-// for the whole process.
+// of the parameter arena) on goroutines that live for the whole process.
 //
 // Handing work to a goroutine that sleeps costs a wake-up: on a virtual
 // machine, tens of microseconds before it runs, as long as a whole part of
