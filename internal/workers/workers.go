@@ -23,7 +23,7 @@ type job struct {
 	users atomic.Int32 // workers holding the job
 }
 
-// Spin is how long a worker keeps looking for work after its last part
+// spin is how long a worker keeps looking for work after its last part
 // before it sleeps.
 const spin = 200 * time.Microsecond
 
@@ -39,10 +39,12 @@ var (
 	jobPool = sync.Pool{New: func() any { return new(job) }}
 )
 
-// Run runs task.RunPart(i) for every i in [0, parts), on the calling
-// goroutine and at most threads-1 workers, and returns when all are done.
-// With parts or threads below 2 everything runs on the caller. Steady-state
-// calls allocate nothing.
+// Run runs task.RunPart(i) once for every i in [0, parts), on the calling
+// goroutine and the workers, and returns when all are done. It starts
+// workers until there are threads-1 and wakes as many as are asleep; a
+// worker already awake from an earlier call may help too, but no more than
+// parts goroutines ever work on one call. With parts or threads below 2
+// everything runs on the caller. Steady-state calls allocate nothing.
 func Run(parts, threads int, task Task) {
 	if parts <= 1 || threads <= 1 {
 		for i := range parts {
