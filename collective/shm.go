@@ -305,8 +305,14 @@ func (l *shmLink) ring() { l.out.hdr.door.ring() }
 // interrupt or abort).
 func (l *shmLink) ringSelf() { l.in.hdr.door.ring() }
 
+// testHookShmPause, set by tests, runs as a wait on a link begins.
+var testHookShmPause func(l *shmLink)
+
 // pause waits a little and reports why waiting should stop, if it should.
 func (l *shmLink) pause(w *waiter) error {
+	if testHookShmPause != nil {
+		testHookShmPause(l)
+	}
 	if l.stopped.Load() {
 		return errInterrupted
 	}
@@ -409,7 +415,8 @@ func (l *shmLink) send(bufs [][]byte) error {
 			if free == 0 {
 				r.hdr.head.Store(l.head)
 				l.ring()
-				if err := l.pause(&w); err != nil {
+				// A peer that read and then left does not fail the send.
+				if err := l.pause(&w); err != nil && l.head-r.hdr.tail.Load() == shmRingBytes {
 					return err
 				}
 				continue
@@ -436,8 +443,9 @@ func (l *shmLink) send(bufs [][]byte) error {
 
 // reserve waits until the ring has room for n more bytes.
 func (l *shmLink) reserve(w *waiter, n uint64) error {
-	for shmRingBytes-int64(l.head-l.out.hdr.tail.Load()) < int64(n) {
-		if err := l.pause(w); err != nil {
+	room := func() bool { return shmRingBytes-int64(l.head-l.out.hdr.tail.Load()) >= int64(n) }
+	for !room() {
+		if err := l.pause(w); err != nil && !room() {
 			return err
 		}
 	}
@@ -485,7 +493,7 @@ func (l *shmLink) sendDirect(b []byte) (sent bool, err error) {
 	l.ring()
 	w = waiter{}
 	for r.hdr.acked.Load() < l.posted {
-		if err := l.pause(&w); err != nil {
+		if err := l.pause(&w); err != nil && r.hdr.acked.Load() < l.posted {
 			// The receiver may still be reading b; the operation fails
 			// and the abort notice this rank leaves tells it so.
 			return false, err
@@ -510,7 +518,7 @@ func (l *shmLink) recv(n int, consume func(p []byte)) error {
 	// Signed: the reader may already have skipped the padding that the
 	// writer has not yet published, which puts tail ahead of head.
 	for int64(r.hdr.head.Load()-l.tail) < 8 {
-		if err := l.pause(&w); err != nil {
+		if err := l.pause(&w); err != nil && int64(r.hdr.head.Load()-l.tail) < 8 {
 			return err
 		}
 	}
@@ -542,7 +550,8 @@ func (l *shmLink) recv(n int, consume func(p []byte)) error {
 		if k == 0 {
 			r.hdr.tail.Store(l.tail)
 			l.ring()
-			if err := l.pause(&w); err != nil {
+			// What a peer wrote before it left is still to be read.
+			if err := l.pause(&w); err != nil && r.hdr.head.Load()-l.tail == avail {
 				return err
 			}
 			continue
@@ -567,7 +576,7 @@ func (l *shmLink) recv(n int, consume func(p []byte)) error {
 func (l *shmLink) recvDirect(w *waiter, n int, consume func([]byte)) (done bool, err error) {
 	r := &l.in
 	for int64(r.hdr.head.Load()-l.tail) < 16 {
-		if err := l.pause(w); err != nil {
+		if err := l.pause(w); err != nil && int64(r.hdr.head.Load()-l.tail) < 16 {
 			return false, err
 		}
 	}

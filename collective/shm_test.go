@@ -137,3 +137,32 @@ func TestShmDirectLengthMismatch(t *testing.T) {
 		t.Error("send of an unread descriptor returned nil after interrupt")
 	}
 }
+
+// TestShmPeerLeftAfterSending: a message the peer wrote just before it
+// closed the link is still received, even when the receiver starts to wait
+// before the message is there.
+func TestShmPeerLeftAfterSending(t *testing.T) {
+	a, b := shmPair(t)
+	a.direct = false
+	msg := []byte("last words")
+	testHookShmPause = func(l *shmLink) {
+		if l != b {
+			return
+		}
+		testHookShmPause = nil
+		if err := a.send([][]byte{msg}); err != nil {
+			t.Error(err)
+		}
+		if err := a.close(); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testHookShmPause = nil }()
+	got := make([]byte, len(msg))
+	if err := b.recvInto(got); err != nil {
+		t.Fatalf("recvInto: %v; want the message sent before the close", err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatalf("received %q; want %q", got, msg)
+	}
+}
