@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -157,8 +159,8 @@ func (c StepCost) Refit(b int, seconds float64) StepCost {
 
 // MeasureStepCost times training steps of a scratch copy of a model on
 // batches from ds of two sizes, half and one and a half times batch, for
-// about d each (at least three steps each, after one warm-up step), and
-// fits a StepCost through them by least squares. build returns a fresh
+// about d each (at least five steps each, after one warm-up step), and
+// fits a StepCost through the median step time of each size. build returns a fresh
 // model. Balancing uses it before the first epoch, when no step of the
 // real run has been timed yet: a split by speed at one batch size alone
 // gives a slow worker too many examples when the fixed part is large.
@@ -185,11 +187,32 @@ func MeasureStepCost(ctx context.Context, build func() (*nn.Model, error), loss 
 			return StepCost{}, fmt.Errorf("train: measuring step cost: %w", err)
 		}
 	}
+	xs, ys = mediansBySize(xs, ys)
 	return fitStepCost(xs, ys), nil
 }
 
+// mediansBySize reduces the points (xs[i], ys[i]) to one per distinct x,
+// at the median of its ys: one step slowed by the machine (a page fault,
+// another process) then moves nothing.
+func mediansBySize(xs, ys []float64) (mx, my []float64) {
+	by := map[float64][]float64{}
+	for i, x := range xs {
+		by[x] = append(by[x], ys[i])
+	}
+	for _, x := range slices.Sorted(maps.Keys(by)) {
+		v := by[x]
+		slices.Sort(v)
+		m := v[len(v)/2]
+		if len(v)%2 == 0 {
+			m = (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		mx, my = append(mx, x), append(my, m)
+	}
+	return mx, my
+}
+
 // timeSteps runs steps of tr on batches of loader for about d, at least
-// three of them after one warm-up step, and appends each one's examples
+// five of them after one warm-up step, and appends each one's examples
 // and seconds to xs and ys.
 func timeSteps(ctx context.Context, tr *Trainer, loader *data.Loader, d time.Duration, xs, ys *[]float64) error {
 	var spent time.Duration
@@ -211,7 +234,7 @@ func timeSteps(ctx context.Context, tr *Trainer, loader *data.Loader, d time.Dur
 			el := time.Since(t0)
 			spent += el
 			*xs, *ys = append(*xs, float64(b.Len())), append(*ys, el.Seconds())
-			if steps >= 3 && spent >= d {
+			if steps >= 5 && spent >= d {
 				return nil
 			}
 		}

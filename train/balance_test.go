@@ -219,3 +219,12 @@ func TestStepCostRefit(t *testing.T) {
 		t.Errorf("Refit(0, 1) = %+v; want it unchanged", got)
 	}
 }
+
+func TestMediansBySize(t *testing.T) {
+	xs := []float64{24, 8, 8, 24, 8, 24, 24}
+	ys := []float64{0.014, 0.006, 0.5, 0.016, 0.007, 0.015, 0.9}
+	mx, my := mediansBySize(xs, ys)
+	if !slices.Equal(mx, []float64{8, 24}) || !slices.Equal(my, []float64{0.007, (0.015 + 0.016) / 2}) {
+		t.Errorf("mediansBySize = %v, %v; want [8 24], [0.007 0.0155]", mx, my)
+	}
+}
