@@ -160,10 +160,11 @@ func (c StepCost) Refit(b int, seconds float64) StepCost {
 // MeasureStepCost times training steps of a scratch copy of a model on
 // batches from ds of two sizes, half and one and a half times batch, for
 // about d each (at least five steps each, after one warm-up step), and
-// fits a StepCost through the median step time of each size. build returns a fresh
-// model. Balancing uses it before the first epoch, when no step of the
-// real run has been timed yet: a split by speed at one batch size alone
-// gives a slow worker too many examples when the fixed part is large.
+// fits a StepCost through the median step time of each size. build
+// returns a fresh model. Balancing uses it before the first epoch, when no
+// step of the real run has been timed yet: a split by speed at one batch
+// size alone gives a slow worker too many examples when the fixed part is
+// large.
 func MeasureStepCost(ctx context.Context, build func() (*nn.Model, error), loss nn.Loss, ds data.Dataset, batch int, d time.Duration) (StepCost, error) {
 	model, err := build()
 	if err != nil {
