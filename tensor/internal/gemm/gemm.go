@@ -188,8 +188,12 @@ func (ws *workspace) reserve(na, nb, nt int) {
 }
 
 // part computes rows [m0, m1) and columns [n0, n1) of C with kernel kn,
-// packing into ws.
-func (op *operands) part(kn *kernel, ws *workspace, m0, m1, n0, n1 int) {
+// packing into ws. When the goroutines of a call split C by rows only,
+// regions holds one entry per goroutine and me is this one's: the rows of
+// the last block of k (and of n) are then taken in chunks, and a goroutine
+// that is done with its own takes what is left of the others' (see
+// region). Otherwise regions is nil.
+func (op *operands) part(kn *kernel, ws *workspace, m0, m1, n0, n1 int, regions []region, me int) {
 	mr, nr := kn.mr, kn.nr
 	mb, nb := m1-m0, n1-n0
 	kc := blockSize(op.k, kcMax, 1)
@@ -211,6 +215,22 @@ func (op *operands) part(kn *kernel, ws *workspace, m0, m1, n0, n1 int) {
 			} else if full := ncb / nr * nr; full < ncb {
 				packB(ws.b, op, pc, kcb, jc+full, ncb-full, nr)
 			}
+			if regions != nil && !direct && jc+nc >= n1 && pc+kc >= op.k {
+				r := &regions[me]
+				r.end.Store(int32(m1))
+				r.next.Store(int32(m0))
+				r.open.Store(true)
+				if testHookLastBlock != nil {
+					testHookLastBlock(me, r)
+				}
+				op.lastRows(kn, ws, r, jc, ncb, pc, kcb, beta)
+				for i := range regions {
+					if i != me && regions[i].open.Load() {
+						op.lastRows(kn, ws, &regions[i], jc, ncb, pc, kcb, beta)
+					}
+				}
+				continue
+			}
 			for ic := m0; ic < m1; ic += mc {
 				mcb := min(mc, m1-ic)
 				packA(ws.a, op, ic, mcb, pc, kcb, mr)
@@ -220,11 +240,47 @@ func (op *operands) part(kn *kernel, ws *workspace, m0, m1, n0, n1 int) {
 	}
 }
 
+// region is the part of the last block of a call's work that belongs to
+// one goroutine's rows of C. Every goroutine of a call that splits C by
+// rows packs the same blocks of B, so one that is done with its own rows
+// can compute any other's with its own copy of the last block, once that
+// goroutine has begun it (its rows are then done with every block before).
+// The rows go in chunks of stealTiles tiles, so a goroutine on a core that
+// is slower for the moment (another tenant, another process) ends with a
+// smaller share instead of keeping the others waiting.
+type region struct {
+	next, end atomic.Int32 // rows [next, end) are left to take
+	open      atomic.Bool  // the owner has begun its last block
+	_         [52]byte
+}
+
+// testHookLastBlock, set by tests, runs as goroutine me opens region r.
+var testHookLastBlock func(me int, r *region)
+
+// stealTiles is how many tiles of rows one chunk of a last block holds.
+const stealTiles = 4
+
+// lastRows computes chunks of r's rows with the packed block of B in ws
+// until none are left.
+func (op *operands) lastRows(kn *kernel, ws *workspace, r *region, jc, ncb, pc, kcb int, beta float32) {
+	chunk := int32(stealTiles * kn.mr)
+	end := int(r.end.Load())
+	for {
+		ic := int(r.next.Add(chunk) - chunk)
+		if ic >= end {
+			return
+		}
+		mcb := min(int(chunk), end-ic)
+		packA(ws.a, op, ic, mcb, pc, kcb, kn.mr)
+		op.macroKernel(kn, ws, ic, mcb, jc, ncb, pc, kcb, beta, false)
+	}
+}
+
 // partPooled is part with a workspace from wsPool, for the calling
 // goroutine.
-func (op *operands) partPooled(kn *kernel, m0, m1, n0, n1 int) {
+func (op *operands) partPooled(kn *kernel, m0, m1, n0, n1 int, regions []region, me int) {
 	ws := wsPool.Get().(*workspace)
-	op.part(kn, ws, m0, m1, n0, n1)
+	op.part(kn, ws, m0, m1, n0, n1, regions, me)
 	wsPool.Put(ws)
 }
 
@@ -306,14 +362,14 @@ var (
 func sgemm(kn *kernel, threads int, op *operands) {
 	work := op.m * op.n * op.k
 	if threads <= 1 || work < minParallelWork {
-		op.partPooled(kn, 0, op.m, 0, op.n)
+		op.partPooled(kn, 0, op.m, 0, op.n, nil, 0)
 		return
 	}
 	tilesM := (op.m + kn.mr - 1) / kn.mr
 	tilesN := (op.n + kn.nr - 1) / kn.nr
 	threads = min(threads, work/workPerThread, tilesM*tilesN, maxThreads)
 	if threads <= 1 {
-		op.partPooled(kn, 0, op.m, 0, op.n)
+		op.partPooled(kn, 0, op.m, 0, op.n, nil, 0)
 		return
 	}
 	gm, gn := gridShape(threads, tilesM, tilesN, kn.mr, kn.nr, packCost(!op.transA), packCost(op.transB))
@@ -321,6 +377,16 @@ func sgemm(kn *kernel, threads int, op *operands) {
 	cl := callPool.Get().(*call)
 	cl.op, cl.kn, cl.gm, cl.gn = *op, kn, gm, gn
 	cl.tilesM, cl.tilesN = tilesM, tilesN
+	cl.regions = nil
+	if gn == 1 {
+		if len(cl.regionBuf) < gm {
+			cl.regionBuf = make([]region, gm)
+		}
+		cl.regions = cl.regionBuf[:gm]
+		for i := range cl.regions {
+			cl.regions[i].open.Store(false)
+		}
+	}
 	workers.Run(gm*gn, gm*gn, cl)
 	cl.op, cl.kn = operands{}, nil // drop references to the caller's slices
 	callPool.Put(cl)
@@ -383,6 +449,8 @@ type call struct {
 	kn             *kernel
 	gm, gn         int
 	tilesM, tilesN int
+	regions        []region // one per rectangle when gn == 1 (see region), else nil
+	regionBuf      []region // what regions is cut from, kept across calls
 }
 
 var callPool = sync.Pool{New: func() any { return new(call) }}
@@ -392,7 +460,7 @@ var callPool = sync.Pool{New: func() any { return new(call) }}
 func (cl *call) RunPart(t int) {
 	m0, m1 := span(cl.tilesM, cl.gm, t/cl.gn, cl.kn.mr, cl.op.m)
 	n0, n1 := span(cl.tilesN, cl.gn, t%cl.gn, cl.kn.nr, cl.op.n)
-	cl.op.partPooled(cl.kn, m0, m1, n0, n1)
+	cl.op.partPooled(cl.kn, m0, m1, n0, n1, cl.regions, t)
 }
 
 // sgemmRef is the plain triple loop every faster path is checked against.

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // problem is one GEMM with its operands laid out with spare stride.
@@ -419,4 +421,38 @@ func FuzzSgemm(f *testing.F) {
 		})
 		p.check(t, fmt.Sprintf("sgemm[%s, %d threads]", kn.name, threads), got)
 	})
+}
+
+// TestStealLastBlock holds back the goroutine of the second half of C's
+// rows as it begins its last block: the other one, done with its own rows,
+// must compute those too, and the product must still be exact.
+func TestStealLastBlock(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	kn := active
+	p := newProblem(rng, false, false, 20*kn.mr+5, 2*kn.nr+3, 2*kcMax+17, 1, 0.5, 0)
+	var opened, stolen atomic.Bool
+	testHookLastBlock = func(me int, r *region) {
+		switch me {
+		case 0:
+			// Wait until the other part runs on another goroutine.
+			for deadline := time.Now().Add(10 * time.Second); !opened.Load() && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Microsecond)
+			}
+		case 1:
+			opened.Store(true)
+			time.Sleep(50 * time.Millisecond)
+			stolen.Store(r.next.Load() >= r.end.Load())
+		}
+	}
+	defer func() { testHookLastBlock = nil }()
+	forceParallel(t)
+	got := p.run(func(p *problem, c []float32) {
+		op := operands{m: p.m, n: p.n, k: p.k, alpha: p.alpha, beta: p.beta,
+			a: p.a, lda: p.lda, b: p.b, ldb: p.ldb, c: c, ldc: p.ldc}
+		sgemm(kn, 2, &op)
+	})
+	p.check(t, "sgemm with a stolen last block", got)
+	if !opened.Load() || !stolen.Load() {
+		t.Errorf("opened %v, stolen %v: the held-back goroutine's rows of the last block were not taken by the other", opened.Load(), stolen.Load())
+	}
 }
