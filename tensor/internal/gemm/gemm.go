@@ -377,13 +377,11 @@ func sgemm(kn *kernel, threads int, op *operands) {
 	cl := callPool.Get().(*call)
 	cl.op, cl.kn, cl.gm, cl.gn = *op, kn, gm, gn
 	cl.tilesM, cl.tilesN = tilesM, tilesN
-	cl.regions = nil
 	if gn == 1 {
-		if len(cl.regionBuf) < gm {
-			cl.regionBuf = make([]region, gm)
+		if len(cl.regions) < gm {
+			cl.regions = make([]region, gm)
 		}
-		cl.regions = cl.regionBuf[:gm]
-		for i := range cl.regions {
+		for i := range cl.regions[:gm] {
 			cl.regions[i].open.Store(false)
 		}
 	}
@@ -449,8 +447,7 @@ type call struct {
 	kn             *kernel
 	gm, gn         int
 	tilesM, tilesN int
-	regions        []region // one per rectangle when gn == 1 (see region), else nil
-	regionBuf      []region // what regions is cut from, kept across calls
+	regions        []region // with gn == 1, the first gm are the rectangles' (see region); kept across calls
 }
 
 var callPool = sync.Pool{New: func() any { return new(call) }}
@@ -460,7 +457,11 @@ var callPool = sync.Pool{New: func() any { return new(call) }}
 func (cl *call) RunPart(t int) {
 	m0, m1 := span(cl.tilesM, cl.gm, t/cl.gn, cl.kn.mr, cl.op.m)
 	n0, n1 := span(cl.tilesN, cl.gn, t%cl.gn, cl.kn.nr, cl.op.n)
-	cl.op.partPooled(cl.kn, m0, m1, n0, n1, cl.regions, t)
+	var regions []region
+	if cl.gn == 1 {
+		regions = cl.regions[:cl.gm]
+	}
+	cl.op.partPooled(cl.kn, m0, m1, n0, n1, regions, t)
 }
 
 // sgemmRef is the plain triple loop every faster path is checked against.
