@@ -10,6 +10,10 @@
 #
 #   shoal 1 worker      plain `shoal train --threads 1` and `--workers 1`
 #                       (the faster of the two is the 1-worker baseline)
+#   shoal 2 x 1 worker  two plain 1-worker trainings at once, apart: they
+#                       exchange nothing, so their summed samples/s over one
+#                       worker's is the most any 2-worker run can scale on
+#                       this machine's cores (printed as the ceiling)
 #   shoal 2 workers     --strategy allreduce (over shared memory, the
 #                       default on one host, and --transport tcp); ps
 #                       --ps-mode sync, async and ssp:2 with one server;
@@ -58,7 +62,9 @@ row() {
   for ((i = 1; i <= REPEAT; i++)); do
     echo "== $model: $name ($i/$REPEAT)" >&2
     rm -rf "$out/run"
-    if ! timeout "$ROW_TIMEOUT" "$@" >"$out/one.json" 2>"$out/err.txt"; then
+    local run=(timeout "$ROW_TIMEOUT")
+    [ "$1" = pair ] && run=() # pair times each of its runs
+    if ! "${run[@]}" "$@" >"$out/one.json" 2>"$out/err.txt"; then
       echo "bench/scaling.sh: $model $name failed:" >&2
       tail -5 "$out/err.txt" >&2
       exit 1
@@ -75,6 +81,27 @@ PY
     "$model" "$system" "$workers" "$name" "$best" >>"$results"
 }
 
+# pair COMMAND...: runs COMMAND twice at once, each with its own output
+# directory, and prints one JSON object with the two runs' samples/s added
+# up: two 1-worker trainings that exchange nothing. No 2-worker run on the
+# same cores can do better, so its ratio over one worker is the ceiling of
+# the 2-worker scaling on this machine.
+pair() {
+  local a="$out/pair-a.json" b="$out/pair-b.json"
+  timeout "$ROW_TIMEOUT" "$@" --out "$out/pair-a" >"$a" 2>"$out/pair-a.err" &
+  local pid=$!
+  timeout "$ROW_TIMEOUT" "$@" --out "$out/pair-b" >"$b" || { wait "$pid"; return 1; }
+  wait "$pid" || { cat "$out/pair-a.err" >&2; return 1; }
+  "$PYTHON" - "$a" "$b" <<'PY'
+import json, sys
+a, b = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[1:])
+a["samples_per_sec"] += b["samples_per_sec"]
+a["examples"] = a.get("examples", 0) + b.get("examples", 0)
+a["test_accuracy"] = (a["test_accuracy"] + b["test_accuracy"]) / 2
+print(json.dumps(a))
+PY
+}
+
 for model in $MODELS; do
   limit=$MLP_LIMIT
   [ "$model" = lenet ] && limit=$LENET_LIMIT
@@ -84,6 +111,7 @@ for model in $MODELS; do
   row "$model" shoal 1 "train (1 process)" "$SHOAL" train "${common[@]}"
   read -r batch lr opt < <("$PYTHON" -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); print(r["batch"], r["lr"], r["optimizer"])' "$out/one.json")
   row "$model" shoal 1 "--workers 1 allreduce" "$SHOAL" train --workers 1 --strategy allreduce "${common[@]}"
+  row "$model" shoal 2 "2 x 1 worker, apart" pair "$SHOAL" train "${common[@]}"
   row "$model" shoal 2 "allreduce" "$SHOAL" train --workers 2 --strategy allreduce "${common[@]}"
   row "$model" shoal 2 "allreduce, tcp" "$SHOAL" train --workers 2 --strategy allreduce --transport tcp "${common[@]}"
   row "$model" shoal 2 "ps sync, 1 server" "$SHOAL" train --workers 2 --strategy ps --ps 1 --ps-mode sync "${common[@]}"
@@ -119,10 +147,12 @@ for model in dict.fromkeys(r["model"] for r in rows):
     ddp2 = next(r["r"] for r in mine if r["system"] == "torch" and r["workers"] == 2)
     # The targets are the MLP's; LeNet's ratios are for information.
     t1, t2 = (" (target >= 1.7x)", " (target >= 2x)") if model == "mlp" else ("", "")
+    apart = next(r["r"] for r in mine if r["name"].startswith("2 x 1 worker"))
     ratios.append("%s: allreduce 2w / shoal 1w = %.2fx%s, allreduce 2w / DDP 2w = %.2fx%s, "
-                  "overlap %.0f%%, DDP 2w / DDP 1w = %.2fx" % (
+                  "overlap %.0f%%, DDP 2w / DDP 1w = %.2fx; ceiling: 2 x 1 worker apart / 1w = %.2fx" % (
                       model, ar["samples_per_sec"] / base["shoal"], t1, ar["samples_per_sec"] / ddp2["samples_per_sec"], t2,
-                      100 * ar.get("overlap", 0), ddp2["samples_per_sec"] / base["torch"]))
+                      100 * ar.get("overlap", 0), ddp2["samples_per_sec"] / base["torch"],
+                      apart["samples_per_sec"] / base["shoal"]))
 print()
 for r in ratios:
     print(r)

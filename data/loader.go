@@ -87,7 +87,14 @@ type Loader struct {
 	ds        Dataset
 	errReader ErrReader // ds as an ErrReader, or nil
 	opts      LoaderOptions
-	batchSize int // this rank's
+	batchSize int // this rank's; with RankBatchSizes, in the latest split
+
+	// With RankBatchSizes: splits[i] holds from batch splits[i].from of an
+	// epoch on (splits[0].from is 0), and prepared is the highest batch
+	// number a running epoch has started to prepare. mu guards both.
+	mu       sync.Mutex
+	splits   []split
+	prepared int
 
 	featShape, targetShape []int
 	featVol, targetVol     int
@@ -111,6 +118,8 @@ func NewLoader(ds Dataset, opts LoaderOptions) (*Loader, error) {
 	}
 	if opts.RankBatchSizes != nil {
 		l.batchSize = opts.RankBatchSizes[opts.Rank]
+		l.splits = []split{newSplit(0, opts.RankBatchSizes, opts.Rank)}
+		l.prepared = -1
 	}
 	var err error
 	if l.featVol, err = shapeVolume(l.featShape); err != nil || l.featVol == 0 {
@@ -124,25 +133,95 @@ func NewLoader(ds Dataset, opts LoaderOptions) (*Loader, error) {
 	return l, nil
 }
 
-// BatchSize returns this rank's batch size.
-func (l *Loader) BatchSize() int { return l.batchSize }
+// BatchSize returns this rank's batch size (with RankBatchSizes, in the
+// latest split).
+func (l *Loader) BatchSize() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.batchSize
+}
+
+// split is one division of the global batch among the ranks, in force
+// from batch number from of an epoch on: this rank takes size examples at
+// offset within each global batch of global examples.
+type split struct {
+	from, offset, size, global int
+}
+
+func newSplit(from int, sizes []int, rank int) split {
+	sp := split{from: from, size: sizes[rank]}
+	for r, b := range sizes {
+		if r < rank {
+			sp.offset += b
+		}
+		sp.global += b
+	}
+	return sp
+}
+
+// Resplit changes the per-rank batch sizes of a loader made with
+// RankBatchSizes, from batch number from of the epoch in progress (and of
+// later epochs) on: workers whose speeds turn out other than measured can
+// rebalance mid-epoch. The global batch, and so the number of batches per
+// epoch, must stay the same; every rank must make the same call, so that
+// each global batch is still split without overlap. from must be past
+// every batch already prepared: with Prefetch p, a consumer holding batch
+// k may pass k+p+1.
+func (l *Loader) Resplit(sizes []int, from int) error {
+	if l.splits == nil {
+		return fmt.Errorf("data: Resplit: the loader was made without RankBatchSizes")
+	}
+	o := l.opts
+	o.RankBatchSizes = sizes
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	sp := newSplit(from, sizes, o.Rank)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last := l.splits[len(l.splits)-1]
+	switch {
+	case sp.global != last.global:
+		return fmt.Errorf("data: Resplit: the sizes add up to %d, not to the global batch of %d", sp.global, last.global)
+	case from <= l.prepared || from < last.from:
+		return fmt.Errorf("data: Resplit from batch %d: batch %d is already prepared or split", from, max(l.prepared, last.from))
+	}
+	if from == last.from {
+		l.splits[len(l.splits)-1] = sp
+	} else {
+		l.splits = append(l.splits, sp)
+	}
+	l.batchSize = sp.size
+	return nil
+}
+
+// batchOf returns this rank's indices in global batch k of perm (with
+// RankBatchSizes), noting that batch k is being prepared.
+func (l *Loader) batchOf(perm []int, k int) []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.prepared = max(l.prepared, k)
+	sp := l.splits[0]
+	for _, s := range l.splits[1:] {
+		if s.from <= k {
+			sp = s
+		}
+	}
+	start := k*sp.global + sp.offset
+	return perm[start : start+sp.size]
+}
 
 // shardLen returns the number of examples this rank sees per epoch.
 func (l *Loader) shardLen() int {
-	n := l.ds.Len()
-	if l.opts.RankBatchSizes != nil {
-		global := 0
-		for _, b := range l.opts.RankBatchSizes {
-			global += b
-		}
-		return n / global * l.batchSize
-	}
-	return n / l.opts.World
+	return l.ds.Len() / l.opts.World
 }
 
 // NumBatches returns the number of batches per epoch, the same on every
 // rank.
 func (l *Loader) NumBatches() int {
+	if l.splits != nil {
+		return l.ds.Len() / l.splits[0].global
+	}
 	n := l.shardLen()
 	if l.opts.DropLast {
 		return n / l.batchSize
@@ -154,26 +233,42 @@ func (l *Loader) NumBatches() int {
 // in order: the epoch's permutation (or the identity without Shuffle),
 // sharded by rank, cut to whole batches when DropLast is set.
 func (l *Loader) Indices(epoch int) []int {
-	n := l.ds.Len()
-	var perm []int
-	if l.opts.Shuffle {
-		perm = Permutation(l.opts.Seed, epoch, n)
-	} else {
-		perm = make([]int, n)
-		for i := range perm {
-			perm[i] = i
+	perm := l.perm(epoch)
+	if l.splits != nil {
+		var own []int
+		l.mu.Lock()
+		splits := slices.Clone(l.splits)
+		l.mu.Unlock()
+		for k := range l.NumBatches() {
+			sp := splits[0]
+			for _, s := range splits[1:] {
+				if s.from <= k {
+					sp = s
+				}
+			}
+			start := k*sp.global + sp.offset
+			own = append(own, perm[start:start+sp.size]...)
 		}
+		return own
 	}
-	var own []int
-	if l.opts.RankBatchSizes != nil {
-		own = ShardIndicesBySize(perm, l.opts.Rank, l.opts.RankBatchSizes)
-	} else {
-		own = ShardIndices(perm, l.opts.Rank, l.opts.World)
-	}
+	own := ShardIndices(perm, l.opts.Rank, l.opts.World)
 	if l.opts.DropLast {
 		own = own[:len(own)/l.batchSize*l.batchSize]
 	}
 	return own
+}
+
+// perm returns the order of the examples in the given epoch.
+func (l *Loader) perm(epoch int) []int {
+	n := l.ds.Len()
+	if l.opts.Shuffle {
+		return Permutation(l.opts.Seed, epoch, n)
+	}
+	perm := make([]int, n)
+	for i := range perm {
+		perm[i] = i
+	}
+	return perm
 }
 
 // Batches yields the batches of one epoch for this rank. The order comes
@@ -193,17 +288,25 @@ func (l *Loader) Batches(ctx context.Context, epoch int) iter.Seq2[*Batch, error
 // resuming from a checkpoint taken mid-epoch.
 func (l *Loader) BatchesFrom(ctx context.Context, epoch, start int) iter.Seq2[*Batch, error] {
 	return func(yield func(*Batch, error) bool) {
-		idx := l.Indices(epoch)
-		if start < 0 {
-			start = 0
+		start = max(start, 0)
+		var nb int
+		var at func(k int) []int // the indices of batch k
+		if l.splits != nil {
+			perm := l.perm(epoch)
+			l.mu.Lock()
+			l.prepared = start - 1
+			l.mu.Unlock()
+			nb, at = l.NumBatches(), func(k int) []int { return l.batchOf(perm, k) }
+		} else {
+			idx := l.Indices(epoch)
+			nb = (len(idx) + l.batchSize - 1) / l.batchSize
+			at = func(k int) []int { return l.batchRange(idx, k) }
 		}
-		first := min(start*l.batchSize, len(idx))
-		idx = idx[first:]
 		if l.opts.Prefetch == 0 {
-			l.serial(ctx, idx, yield)
+			l.serial(ctx, start, nb, at, yield)
 			return
 		}
-		l.prefetched(ctx, idx, yield)
+		l.prefetched(ctx, start, nb, at, yield)
 	}
 }
 
@@ -216,22 +319,28 @@ type batchBuf struct {
 }
 
 func (l *Loader) newBuf() *batchBuf {
-	b := &batchBuf{
-		x:   make([]float32, l.batchSize*l.featVol),
-		y:   make([]float32, l.batchSize*l.targetVol),
-		idx: make([]int, l.batchSize),
-	}
-	b.batch.X = &tensor.Tensor{Shape: append([]int{l.batchSize}, l.featShape...)}
-	b.batch.Y = &tensor.Tensor{Shape: append([]int{l.batchSize}, l.targetShape...)}
-	if l.labels {
-		b.labels = make([]int32, l.batchSize)
-	}
+	b := &batchBuf{}
+	b.batch.X = &tensor.Tensor{Shape: append([]int{0}, l.featShape...)}
+	b.batch.Y = &tensor.Tensor{Shape: append([]int{0}, l.targetShape...)}
+	l.grow(b, l.BatchSize())
 	return b
+}
+
+// grow makes buf hold batches of n examples.
+func (l *Loader) grow(b *batchBuf, n int) {
+	if len(b.idx) >= n {
+		return
+	}
+	b.x, b.y, b.idx = make([]float32, n*l.featVol), make([]float32, n*l.targetVol), make([]int, n)
+	if l.labels {
+		b.labels = make([]int32, n)
+	}
 }
 
 // fill reads the examples idx into buf and points buf.batch at them.
 func (l *Loader) fill(buf *batchBuf, idx []int) error {
 	n := len(idx)
+	l.grow(buf, n) // a Resplit may have enlarged this rank's batches
 	fv, tv := l.featVol, l.targetVol
 	for k, i := range idx {
 		f, t := buf.x[k*fv:(k+1)*fv], buf.y[k*tv:(k+1)*tv]
@@ -262,14 +371,14 @@ func (l *Loader) batchRange(idx []int, k int) []int {
 	return idx[k*l.batchSize : min((k+1)*l.batchSize, len(idx))]
 }
 
-func (l *Loader) serial(ctx context.Context, idx []int, yield func(*Batch, error) bool) {
+func (l *Loader) serial(ctx context.Context, start, nb int, at func(int) []int, yield func(*Batch, error) bool) {
 	buf := l.newBuf()
-	for k := 0; k*l.batchSize < len(idx); k++ {
+	for k := start; k < nb; k++ {
 		if err := ctx.Err(); err != nil {
 			yield(nil, err)
 			return
 		}
-		if err := l.fill(buf, l.batchRange(idx, k)); err != nil {
+		if err := l.fill(buf, at(k)); err != nil {
 			yield(nil, err)
 			return
 		}
@@ -285,7 +394,7 @@ type filled struct {
 	err error
 }
 
-func (l *Loader) prefetched(ctx context.Context, idx []int, yield func(*Batch, error) bool) {
+func (l *Loader) prefetched(ctx context.Context, start, nb int, at func(int) []int, yield func(*Batch, error) bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	// Prefetch buffers may wait in ready while the consumer holds one more.
@@ -298,14 +407,14 @@ func (l *Loader) prefetched(ctx context.Context, idx []int, yield func(*Batch, e
 	go func() {
 		defer wg.Done()
 		defer close(ready)
-		for k := 0; k*l.batchSize < len(idx); k++ {
+		for k := start; k < nb; k++ {
 			var buf *batchBuf
 			select {
 			case buf = <-free:
 			case <-ctx.Done():
 				return
 			}
-			err := l.fill(buf, l.batchRange(idx, k))
+			err := l.fill(buf, at(k))
 			select {
 			case ready <- filled{buf, err}:
 			case <-ctx.Done():

@@ -181,6 +181,71 @@ func TestLoaderRankBatchSizes(t *testing.T) {
 	}
 }
 
+// TestLoaderResplit changes the split of every global batch mid-epoch, as
+// --balance does, on ranks with and without prefetch: each global batch
+// is still shared out whole and without overlap, in the new sizes from
+// the batch named on.
+func TestLoaderResplit(t *testing.T) {
+	const n, global, from = 83, 8, 5
+	before, after := []int{3, 5}, []int{6, 2}
+	ds := rampDataset(t, n)
+	perm := Permutation(9, 1, n)
+	got := make([][][]int, len(before)) // by rank, by batch
+	for rank := range before {
+		prefetch := 2 * rank
+		l := newLoader(t, ds, LoaderOptions{RankBatchSizes: before, Shuffle: true, Seed: 9, Rank: rank, World: 2, Prefetch: prefetch})
+		k := 0
+		for b, err := range l.Batches(context.Background(), 1) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[rank] = append(got[rank], slices.Clone(b.Indices))
+			if k == 1 {
+				if err := l.Resplit(after, k); err == nil {
+					t.Errorf("rank %d: Resplit from batch %d, already prepared: no error", rank, k)
+				}
+				// Every rank names the same batch, past what any prepared.
+				if err := l.Resplit([]int{1, 7}, from); err != nil {
+					t.Fatalf("rank %d: Resplit: %v", rank, err)
+				}
+				if err := l.Resplit(after, from); err != nil {
+					t.Fatalf("rank %d: Resplit again, from the same batch: %v", rank, err)
+				}
+			}
+			k++
+		}
+		if k != n/global {
+			t.Errorf("rank %d: %d batches; want %d", rank, k, n/global)
+		}
+		if l.BatchSize() != after[rank] {
+			t.Errorf("rank %d: BatchSize() = %d after Resplit; want %d", rank, l.BatchSize(), after[rank])
+		}
+		if fmt.Sprint(l.Indices(1)) != fmt.Sprint(slices.Concat(got[rank]...)) {
+			t.Errorf("rank %d: Indices(1) differs from the batches", rank)
+		}
+	}
+	for k := range n / global {
+		sizes := before
+		if k >= from {
+			sizes = after
+		}
+		all := slices.Concat(got[0][k], got[1][k])
+		if len(got[0][k]) != sizes[0] || fmt.Sprint(all) != fmt.Sprint(perm[k*global:(k+1)*global]) {
+			t.Errorf("batch %d: ranks took %v and %v; want %v of %v, in sizes %v", k, got[0][k], got[1][k], global, perm[k*global:(k+1)*global], sizes)
+		}
+	}
+
+	l := newLoader(t, ds, LoaderOptions{RankBatchSizes: before, World: 2})
+	for _, bad := range [][]int{{4, 5}, {8, 0}, {8}} {
+		if err := l.Resplit(bad, 3); err == nil {
+			t.Errorf("Resplit(%v): no error", bad)
+		}
+	}
+	if err := newLoader(t, ds, LoaderOptions{BatchSize: 4}).Resplit(after, 3); err == nil {
+		t.Error("Resplit of a loader without RankBatchSizes: no error")
+	}
+}
+
 func TestLoaderBatchesFrom(t *testing.T) {
 	ds := rampDataset(t, 40)
 	l := newLoader(t, ds, LoaderOptions{BatchSize: 6, Shuffle: true, Seed: 5})

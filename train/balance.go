@@ -2,8 +2,8 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"math"
 	"slices"
@@ -76,6 +76,17 @@ func BalanceBatches(global int, speeds []float64) ([]int, error) {
 		left++
 	}
 	return sizes, nil
+}
+
+// SplitTime returns how long a synchronous step takes when worker r takes
+// sizes[r] examples and its step costs fixed[r] + b·perExample[r]
+// seconds: as long as the slowest worker's.
+func SplitTime(sizes []int, fixed, perExample []float64) float64 {
+	t := 0.0
+	for r, b := range sizes {
+		t = max(t, fixed[r]+float64(b)*perExample[r])
+	}
+	return t
 }
 
 // BalanceBatchesByCost splits a global batch among workers whose step
@@ -158,13 +169,16 @@ func (c StepCost) Refit(b int, seconds float64) StepCost {
 }
 
 // MeasureStepCost times training steps of a scratch copy of a model on
-// batches from ds of two sizes, half and one and a half times batch, for
-// about d each (at least five steps each, after one warm-up step), and
-// fits a StepCost through the median step time of each size. build
-// returns a fresh model. Balancing uses it before the first epoch, when no
-// step of the real run has been timed yet: a split by speed at one batch
-// size alone gives a slow worker too many examples when the fixed part is
-// large.
+// batches from ds of two sizes, half and one and a half times batch, taken
+// in turn (one warm-up step of each first), until at least five steps of
+// each size and about d of steps have run; it fits a StepCost through the
+// median step time of each size. Alternating the sizes makes whatever else
+// slows the machine meanwhile (another worker still loading its data)
+// weigh on both alike, so that it scales the cost instead of tilting it.
+// build returns a fresh model. Balancing uses it before the first epoch,
+// when no step of the real run has been timed yet: a split by speed at one
+// batch size alone gives a slow worker too many examples when the fixed
+// part is large.
 func MeasureStepCost(ctx context.Context, build func() (*nn.Model, error), loss nn.Loss, ds data.Dataset, batch int, d time.Duration) (StepCost, error) {
 	model, err := build()
 	if err != nil {
@@ -178,18 +192,61 @@ func MeasureStepCost(ctx context.Context, build func() (*nn.Model, error), loss 
 	if err != nil {
 		return StepCost{}, err
 	}
-	var xs, ys []float64 // examples and seconds of every timed step
-	for i, b := range []int{max(1, batch/2), max(2, batch*3/2)} {
+	sizes := [2]int{max(1, batch/2), max(2, batch*3/2)}
+	var next [2]func() (*data.Batch, error, bool)
+	for i, b := range sizes {
 		loader, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: b, Seed: uint64(i)})
 		if err != nil {
 			return StepCost{}, fmt.Errorf("train: measuring step cost: %w", err)
 		}
-		if err := timeSteps(ctx, tr, loader, d, &xs, &ys); err != nil {
+		if loader.NumBatches() == 0 {
+			return StepCost{}, fmt.Errorf("train: measuring step cost: %d examples do not fill a batch of %d", ds.Len(), b)
+		}
+		var stop func()
+		next[i], stop = iter.Pull2(endless(ctx, loader))
+		defer stop()
+	}
+	var xs, ys []float64 // examples and seconds of every timed step
+	var spent time.Duration
+	for k := 0; ; k++ {
+		b, err, _ := next[k%2]()
+		if err != nil {
 			return StepCost{}, fmt.Errorf("train: measuring step cost: %w", err)
+		}
+		t0 := time.Now()
+		if _, err := tr.Step(ctx, b); err != nil {
+			return StepCost{}, fmt.Errorf("train: measuring step cost: %w", err)
+		}
+		if k < 2 {
+			continue // warm-up, one step of each size
+		}
+		el := time.Since(t0)
+		spent += el
+		xs, ys = append(xs, float64(b.Len())), append(ys, el.Seconds())
+		if len(xs) >= 10 && spent >= 2*d {
+			break
 		}
 	}
 	xs, ys = mediansBySize(xs, ys)
 	return fitStepCost(xs, ys), nil
+}
+
+// endless yields loader's batches epoch after epoch until ctx ends or a
+// batch fails, which it yields with its error.
+func endless(ctx context.Context, loader *data.Loader) iter.Seq2[*data.Batch, error] {
+	return func(yield func(*data.Batch, error) bool) {
+		for epoch := 0; ; epoch++ {
+			for b, err := range loader.Batches(ctx, epoch) {
+				if !yield(b, err) || err != nil {
+					return
+				}
+			}
+			if err := ctx.Err(); err != nil {
+				yield(nil, err)
+				return
+			}
+		}
+	}
 }
 
 // mediansBySize reduces the points (xs[i], ys[i]) to one per distinct x,
@@ -210,39 +267,6 @@ func mediansBySize(xs, ys []float64) (mx, my []float64) {
 		mx, my = append(mx, x), append(my, m)
 	}
 	return mx, my
-}
-
-// timeSteps runs steps of tr on batches of loader for about d, at least
-// five of them after one warm-up step, and appends each one's examples
-// and seconds to xs and ys.
-func timeSteps(ctx context.Context, tr *Trainer, loader *data.Loader, d time.Duration, xs, ys *[]float64) error {
-	var spent time.Duration
-	steps := -1 // the first step warms up
-	for epoch := 0; ; epoch++ {
-		seen := 0
-		for b, err := range loader.Batches(ctx, epoch) {
-			if err != nil {
-				return err
-			}
-			seen++
-			t0 := time.Now()
-			if _, err := tr.Step(ctx, b); err != nil {
-				return err
-			}
-			if steps++; steps == 0 {
-				continue
-			}
-			el := time.Since(t0)
-			spent += el
-			*xs, *ys = append(*xs, float64(b.Len())), append(*ys, el.Seconds())
-			if steps >= 5 && spent >= d {
-				return nil
-			}
-		}
-		if seen == 0 {
-			return errors.New("the loader gives no batches")
-		}
-	}
 }
 
 // fitStepCost fits seconds = Fixed + examples·PerExample to the points

@@ -148,6 +148,24 @@ func TestBalanceBatchesByCost(t *testing.T) {
 	}
 }
 
+func TestSplitTime(t *testing.T) {
+	fixed, perExample := []float64{10, 20}, []float64{1, 2}
+	for _, c := range []struct {
+		sizes []int
+		want  float64
+	}{
+		{[]int{46, 18}, 56}, // balanced: both take 56
+		{[]int{32, 32}, 84}, // even: the slow worker's 20 + 64
+		{[]int{60, 4}, 70},  // too much on the fast one
+		{[]int{0, 0}, 20},   // only the fixed parts
+		{[]int{64, 0}, 74},  // one worker does it all
+	} {
+		if got := SplitTime(c.sizes, fixed, perExample); got != c.want {
+			t.Errorf("SplitTime(%v) = %v; want %v", c.sizes, got, c.want)
+		}
+	}
+}
+
 func TestExchangeStepCosts(t *testing.T) {
 	const world = 3
 	collectivetest.Run(t, world, func(c *collective.Communicator) {

@@ -36,6 +36,7 @@ var launchFlags struct {
 	warmup                int
 	slowRank              int
 	slowFactor            float64
+	slowUnprobed          bool
 }
 
 func init() {
@@ -51,13 +52,15 @@ func init() {
 	f.StringVar(&fl.timeline, "timeline", "", "with --workers: write a Chrome-trace timeline of every rank to this file")
 	f.StringVar(&fl.transport, "transport", "auto", "with --workers: data plane between workers: auto (shared memory on one host), tcp or shm")
 	f.StringVar(&fl.compression, "compression", "none", "with --strategy allreduce or average: gradients (parameters) on the wire as none (float32), bf16 or fp16")
-	f.BoolVar(&fl.balance, "balance", false, "with --strategy allreduce: split the global batch so that every worker's step takes as long, from step costs measured at the start and after every epoch")
+	f.BoolVar(&fl.balance, "balance", false, "with --strategy allreduce: split the global batch so that every worker's step takes as long, from step costs measured at the start and revised every 40 steps")
 	f.StringVar(&fl.lrScaling, "lr-scaling", "none", "with --workers: none, or linear (learning rate × workers, Goyal et al.)")
 	f.IntVar(&fl.warmup, "warmup", 0, "with --workers: ramp the learning rate up linearly over the first N steps")
 	f.IntVar(&fl.slowRank, "debug-slow-rank", -1, "debug: slow the worker launched n-th down")
 	f.Float64Var(&fl.slowFactor, "debug-slow", 2, "debug: the factor --debug-slow-rank slows by")
+	f.BoolVar(&fl.slowUnprobed, "debug-slow-unprobed", false, "debug: hide --debug-slow from --balance's first measurement")
 	_ = f.MarkHidden("debug-slow-rank")
 	_ = f.MarkHidden("debug-slow")
+	_ = f.MarkHidden("debug-slow-unprobed")
 	local := trainCmd.RunE
 	trainCmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if cmd.Flags().Changed("workers") {
@@ -178,6 +181,9 @@ func runLaunch(cmd *cobra.Command) error {
 		}
 		if i == fl.slowRank {
 			args = append(args, "--debug-slow", fmt.Sprint(fl.slowFactor))
+			if fl.slowUnprobed {
+				args = append(args, "--debug-slow-unprobed")
+			}
 		}
 		procs = append(procs, proc{id: id, cmd: exec.CommandContext(ctx, exe, args...)})
 	}

@@ -62,6 +62,9 @@ func TestLaunchStrategies(t *testing.T) {
 		{"--strategy", "average", "--average-every", "2"},
 		// One worker 8× slower: --balance must give it far fewer examples.
 		{"--strategy", "allreduce", "--balance", "--debug-slow-rank", "1", "--debug-slow", "8"},
+		// The same, but the first measurement misses the slowdown: the
+		// split revised during training must find it.
+		{"--strategy", "allreduce", "--balance", "--debug-slow-rank", "0", "--debug-slow", "8", "--debug-slow-unprobed"},
 	} {
 		out := filepath.Join(dir, strings.Join(c, "_"))
 		args := append([]string{"train", "--workers", "2", "--spec", spec, "--data", "csv:" + csv, "--out", out, "--json",

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -113,6 +114,7 @@ var workerFlags struct {
 	bucketBytes            int
 	averageEvery           int
 	slow                   float64
+	slowUnprobed           bool
 	jsonOut                bool
 	balance                bool
 	lrScaling              string
@@ -154,12 +156,14 @@ func init() {
 	f.IntVar(&fl.bucketBytes, "bucket-bytes", 0, "allreduce bucket size in bytes (0 = automatic)")
 	f.IntVar(&fl.averageEvery, "average-every", 1, "average: steps between two parameter averagings")
 	f.Float64Var(&fl.slow, "debug-slow", 0, "debug: stretch every step by this factor (2 = twice as slow)")
+	f.BoolVar(&fl.slowUnprobed, "debug-slow-unprobed", false, "debug: hide --debug-slow from --balance's first measurement, as if the worker slowed down after it")
 	f.BoolVar(&fl.jsonOut, "json", false, "rank 0 prints one JSON object with the results on stdout")
-	f.BoolVar(&fl.balance, "balance", false, "allreduce: split the global batch so that every worker's step takes as long, from step costs measured at the start and after every epoch")
+	f.BoolVar(&fl.balance, "balance", false, "allreduce: split the global batch so that every worker's step takes as long, from step costs measured at the start and revised every 40 steps")
 	f.StringVar(&fl.lrScaling, "lr-scaling", "none", "none, or linear: learning rate × workers for the larger global batch (Goyal et al.)")
 	f.IntVar(&fl.warmup, "warmup", 0, "ramp the learning rate up linearly over the first N steps (from the one-worker rate with --lr-scaling linear)")
 	f.StringVar(&fl.cpuProfile, "cpuprofile", "", "write a CPU profile of this worker to this file ({rank} is replaced)")
 	_ = f.MarkHidden("debug-slow")
+	_ = f.MarkHidden("debug-slow-unprobed")
 	_ = f.MarkHidden("cpuprofile")
 	rootCmd.AddCommand(workerCmd)
 }
@@ -283,14 +287,26 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	}
 	var speed float64
 	var cost train.StepCost // this worker's computation per step, for --balance
-	if fl.balance {
-		// The first epoch's split needs every worker's costs before any
-		// step of the run is timed: train a scratch copy briefly.
-		if cost, err = train.MeasureStepCost(ctx, spec.Build, loss, trainDS, spec.Batch, 300*time.Millisecond); err != nil {
+	// measureCost trains a scratch copy briefly: the first epoch's split
+	// needs every worker's costs before any step of the run is timed.
+	measureCost := func() error {
+		c, err := train.MeasureStepCost(ctx, spec.Build, loss, trainDS, spec.Batch, 300*time.Millisecond)
+		if err != nil {
 			return fmt.Errorf("worker: %w", err)
 		}
 		slow := max(fl.slow, 1)
-		cost.Fixed, cost.PerExample = slow*cost.Fixed, slow*cost.PerExample
+		if fl.slowUnprobed {
+			slow = 1
+		}
+		cost = train.StepCost{Fixed: slow * c.Fixed, PerExample: slow * c.PerExample}
+		return nil
+	}
+	if fl.balance {
+		// For the registration; the split measures again once every worker
+		// has joined, when none is still loading its data.
+		if err := measureCost(); err != nil {
+			return err
+		}
 		speed = cost.Speed(spec.Batch)
 	}
 	client := cluster.NewClient(fl.job.coordinator, token)
@@ -385,19 +401,23 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		stepLog = train.NewStepTimingLog(f)
 	}
 	var sum timingSum
-	// Seconds of own computation in this epoch, for --balance.
-	busy := 0.0
+	// rebalance, with --balance, revises the split after each step.
+	var rebalance func(compute float64) error
 	onStep := func(t train.StepTiming) {
 		slow := max(fl.slow, 1)
 		if slow > 1 {
 			time.Sleep(time.Duration((slow - 1) * t.Compute * float64(time.Second)))
 		}
-		busy += slow * t.Compute
 		if t.Step > 0 { // the first step includes warm-up
 			sum.add(t)
 		}
 		if stepLog != nil {
 			stepLog.Add(t)
+		}
+		if rebalance != nil {
+			if err := rebalance(slow * t.Compute); err != nil {
+				cancel(err)
+			}
 		}
 	}
 
@@ -460,31 +480,54 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 
 	global := world * spec.Batch
 	var sizes []int // per-rank batch sizes with --balance
-	balance := func(cost train.StepCost) (costs string, err error) {
-		fs, ps, err := train.ExchangeStepCosts(ctx, comm, cost.Fixed, cost.PerExample)
+	// balance splits the global batch by every worker's cost, c for this
+	// one. Given the split in force, it keeps it unless the new one makes
+	// steps at least minResplitGain shorter: noise in the timings then
+	// moves nothing.
+	balance := func(c train.StepCost, current []int) (split []int, costs string, err error) {
+		fs, ps, err := train.ExchangeStepCosts(ctx, comm, c.Fixed, c.PerExample)
 		if err != nil {
-			return "", err
+			return nil, "", err
 		}
-		if sizes, err = train.BalanceBatchesByCost(global, fs, ps); err != nil {
-			return "", usageErrorf("worker: --balance: %v; use a larger --batch", err)
+		if split, err = train.BalanceBatchesByCost(global, fs, ps); err != nil {
+			return nil, "", usageErrorf("worker: --balance: %v; use a larger --batch", err)
+		}
+		if current != nil && train.SplitTime(split, fs, ps) > (1-minResplitGain)*train.SplitTime(current, fs, ps) {
+			split = current
 		}
 		parts := make([]string, world)
 		for r := range parts {
 			parts[r] = train.StepCost{Fixed: fs[r], PerExample: ps[r]}.String()
 		}
-		return strings.Join(parts, ", "), nil
+		return split, strings.Join(parts, ", "), nil
 	}
 	if balancer != nil {
-		costs, err := balance(cost)
-		if err != nil {
+		// All workers measure at once, once every one has loaded its data:
+		// a worker still loading would slow the others' probes.
+		if err := comm.Barrier(ctx); err != nil {
+			return fmt.Errorf("worker: rank %d: --balance: %w", rank, err)
+		}
+		if err := measureCost(); err != nil {
+			return err
+		}
+		var costs string
+		if sizes, costs, err = balance(cost, nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "balance: batch sizes %v for step costs %s\n", sizes, costs)
 	}
+	// With --balance, next is a split decided during an epoch, in force
+	// from its batch nextFrom on (or from the next epoch, at -1).
+	var next []int
+	nextFrom := -1
+	const prefetch = 2
 	newLoader := func(epoch int) (*data.Loader, error) {
 		o := data.LoaderOptions{BatchSize: spec.Batch, Shuffle: true, Seed: spec.Seed,
-			Rank: rank, World: world, Prefetch: 2, DropLast: true}
+			Rank: rank, World: world, Prefetch: prefetch, DropLast: true}
 		if sizes != nil {
+			if next != nil {
+				sizes, next = next, nil
+			}
 			// Each epoch is its own Fit, so its shuffle comes from the seed.
 			o.RankBatchSizes, o.Seed = sizes, spec.Seed+uint64(epoch)*0x9e3779b97f4a7c15
 			balancer.SetWeight(float64(sizes[rank]) / float64(global))
@@ -501,6 +544,58 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	loader, err := newLoader(0)
 	if err != nil {
 		return err
+	}
+	if balancer != nil {
+		// The probe before the first epoch can be wrong: the machine may
+		// change, or the cores differ and the scheduler moves the workers.
+		// Every resplitSteps steps the workers therefore refit their cost
+		// per example to the steps just run and split the global batch
+		// again, from a batch the loader has not prepared yet. Every rank
+		// counts the same steps, so all make the same collective calls at
+		// the same step and switch at the same batch.
+		inEpoch, segSteps, segBusy := 0, 0, 0.0
+		rebalance = func(compute float64) error {
+			k := inEpoch // the step just run, in this epoch
+			inEpoch++
+			if inEpoch == loader.NumBatches() {
+				inEpoch = 0
+			}
+			if next != nil && inEpoch == nextFrom {
+				// The next step takes batches of the new sizes.
+				sizes, next, nextFrom = next, nil, -1
+				balancer.SetWeight(float64(sizes[rank]) / float64(global))
+				segSteps, segBusy = 0, 0
+				return nil
+			}
+			if k == 0 {
+				return nil // an epoch's first step warms up
+			}
+			segSteps++
+			segBusy += compute
+			if next != nil || segSteps < resplitSteps {
+				return nil
+			}
+			cost = cost.Refit(sizes[rank], segBusy/float64(segSteps))
+			segSteps, segBusy = 0, 0
+			split, costs, err := balance(cost, sizes)
+			if err != nil {
+				return err
+			}
+			if slices.Equal(split, sizes) {
+				return nil
+			}
+			from := k + prefetch + 1
+			if from >= loader.NumBatches() || inEpoch == 0 {
+				from = -1 // the next epoch's loader takes it
+			} else if err := loader.Resplit(split, from); err != nil {
+				return fmt.Errorf("worker: --balance: %w", err)
+			}
+			next, nextFrom = split, from
+			if rank == 0 {
+				fmt.Fprintf(stderr, "balance: batch sizes %v from step %d, for step costs %s\n", split, from, costs)
+			}
+			return nil
+		}
 	}
 	epochBase, epochs := 0, spec.Epochs
 	tr, err := train.New(model, train.Options{
@@ -534,8 +629,8 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 			return fitErr(err)
 		}
 	} else {
-		// One Fit per epoch: between epochs the workers swap the step
-		// costs they measured and split the next epoch's batches by them.
+		// One Fit per epoch, each with a loader of its own: a split decided
+		// too late in an epoch starts with the next one.
 		res = &train.Result{}
 		for e := range epochs {
 			if e > 0 {
@@ -543,7 +638,7 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 					return err
 				}
 			}
-			epochBase, busy = e, 0
+			epochBase = e
 			r, err := tr.Fit(ctx, loader, nil, 1)
 			if err != nil {
 				return fitErr(err)
@@ -552,18 +647,6 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 			res.Examples += r.Examples
 			res.TrainSeconds += r.TrainSeconds
 			res.Steps = r.Steps
-			if e == epochs-1 {
-				break
-			}
-			// The next split comes from this epoch's timings: the fixed
-			// part measured before the first, the cost per example
-			// refitted to this epoch's mean step.
-			cost = cost.Refit(sizes[rank], busy/float64(max(loader.NumBatches(), 1)))
-			costs, err := balance(cost)
-			if err != nil {
-				return fitErr(err)
-			}
-			fmt.Fprintf(stderr, "balance: batch sizes %v after step costs %s\n", sizes, costs)
 		}
 		if res.TrainSeconds > 0 {
 			res.SamplesPerSec = float64(res.Examples) / res.TrainSeconds
@@ -658,6 +741,14 @@ func writeTimeline(path string, tl *train.Timeline) error {
 	}
 	return nil
 }
+
+// With --balance, resplitSteps is how many steps of its current split a
+// worker times before the workers split the global batch again, and
+// minResplitGain the fraction of a step a new split must save.
+const (
+	resplitSteps   = 40
+	minResplitGain = 0.01
+)
 
 // noSpareCores reports whether any worker's host runs as many kernel
 // threads of this job's workers as it has cores, agreed by all ranks (a
