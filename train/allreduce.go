@@ -39,9 +39,10 @@ func AutoBucketBytes(n int) int {
 // by one allreduce.
 type gradBucket struct {
 	lo, hi  int
-	params  int // parameters whose gradients overlap it
-	pending int // of them, not yet ready in this step
-	handle  *collective.Handle
+	params  int                // parameters whose gradients overlap it
+	pending int                // of them, not yet ready in this step
+	handle  *collective.Handle // nil when the allreduce ran synchronously
+	err     error              // of a synchronous allreduce
 	start   time.Time
 	done    time.Time
 }
@@ -138,7 +139,8 @@ type AllReduceOptions struct {
 	// AutoBucketBytes. Every rank must use the same value.
 	BucketBytes int
 	// OneBucket reduces the whole gradient arena in one operation when
-	// backward ends, instead of buckets started during backward. Use it
+	// backward ends, on the calling goroutine, instead of buckets started
+	// during backward. Use it
 	// when the host has no core to spare for communication beside
 	// backward (one single-threaded worker per core): the early buckets
 	// then cannot progress until backward ends, and only add per-operation
@@ -228,14 +230,22 @@ func (a *AllReduce) startBucket(ctx context.Context, grads []float32, k int) {
 	b := &a.buckets[k]
 	b.start = time.Now()
 	g := grads[b.lo:b.hi]
-	if !a.weighted {
-		b.handle = a.comm.AllReduceAsync(ctx, g, collective.Mean)
+	op := collective.Mean
+	if a.weighted {
+		for i := range g {
+			g[i] *= a.weight
+		}
+		op = collective.Sum
+	}
+	if a.opts.OneBucket {
+		// Nothing runs beside it: run it here, before the scheduler can
+		// give this thread to another goroutine (the loader's) while the
+		// other ranks wait.
+		b.err = a.comm.AllReduce(ctx, g, op)
+		b.done = time.Now()
 		return
 	}
-	for i := range g {
-		g[i] *= a.weight
-	}
-	b.handle = a.comm.AllReduceAsync(ctx, g, collective.Sum)
+	b.handle = a.comm.AllReduceAsync(ctx, g, op)
 }
 
 // Buckets returns the arena ranges [lo, hi) of the buckets in the order
@@ -258,7 +268,7 @@ func (a *AllReduce) Timing() StepTiming { return a.timing }
 func (a *AllReduce) BeginStep(_ context.Context, step int64, _ []float32) error {
 	for i := range a.buckets {
 		b := &a.buckets[i]
-		b.pending, b.handle = b.params, nil
+		b.pending, b.handle, b.err = b.params, nil, nil
 		b.start, b.done = time.Time{}, time.Time{}
 	}
 	a.next = 0
@@ -272,7 +282,11 @@ func (a *AllReduce) BeginStep(_ context.Context, step int64, _ []float32) error 
 // operations in the same order).
 func (a *AllReduce) GradReady(ctx context.Context, p *autograd.Var) {
 	ks, ok := a.bucketsOf[p]
-	if !ok {
+	if !ok || a.opts.OneBucket {
+		// One bucket runs after backward, in ExchangeGrads: the hook of
+		// the last gradient would start it only moments earlier, and on
+		// a thread backward needs (no core is spare), where the step's
+		// timing would count it as overlap.
 		return
 	}
 	for _, k := range ks {
@@ -321,7 +335,11 @@ func (a *AllReduce) ExchangeGrads(ctx context.Context, grads []float32) error {
 	var first error
 	for i := range a.buckets {
 		b := &a.buckets[i]
-		if err := b.handle.Wait(); err != nil && first == nil {
+		err := b.err
+		if b.handle != nil {
+			err = b.handle.Wait()
+		}
+		if err != nil && first == nil {
 			first = fmt.Errorf("bucket %d of %d (elements %d..%d): %w", i+1, len(a.buckets), b.lo, b.hi, err)
 		}
 		if b.done.IsZero() {
