@@ -278,6 +278,10 @@ func (l *shmLink) kind() string { return "shm" }
 type waiter struct {
 	n     int
 	check time.Time
+	// spinStart is when polling went on past the spin rounds, for a wait
+	// with a time to spin; spun says that time is over.
+	spinStart time.Time
+	spun      bool
 	// seen is the doorbell's value before the caller last checked its
 	// condition; armed says seen is valid. Sleeping only while the bell
 	// still reads seen cannot miss a change made after that check.
@@ -319,7 +323,7 @@ func (l *shmLink) pause(w *waiter) error {
 	if err := l.peerGone(); err != nil {
 		return err
 	}
-	if w.pace(spinRounds, &l.in.hdr.door, l.peerPid) {
+	if w.pace(spinRounds, 0, &l.in.hdr.door, l.peerPid) {
 		// It may have left an abort notice just before exiting.
 		if err := l.peerGone(); err != nil {
 			return err
@@ -330,14 +334,30 @@ func (l *shmLink) pause(w *waiter) error {
 }
 
 // pace is one round of a wait for process pid: a poll while the wait is
-// shorter than spin rounds, then a yield of the processor to other
-// processes (with more ranks than cores, the one waited for may need this
-// one), then a sleep on door. Every 20 ms it checks that pid still runs and
-// reports true when it does not.
-func (w *waiter) pace(spin int, door *doorbell, pid int) (dead bool) {
+// shorter than spin rounds, then, for up to spinFor, polls that let this
+// process's other goroutines run in between; then a yield of the processor
+// to other processes (with more ranks than cores, the one waited for may
+// need this one), then a sleep on door. Every 20 ms it checks that pid
+// still runs and reports true when it does not.
+func (w *waiter) pace(spin int, spinFor time.Duration, door *doorbell, pid int) (dead bool) {
 	w.n++
 	switch {
 	case w.n < spin:
+		return false
+	case spinFor > 0 && !w.spun:
+		if w.n%64 != 0 {
+			return false
+		}
+		now := time.Now()
+		if w.spinStart.IsZero() {
+			w.spinStart = now
+		}
+		if now.Sub(w.spinStart) < spinFor {
+			// A goroutine of this process (a data loader) may use the wait.
+			runtime.Gosched()
+			return false
+		}
+		w.spun, w.n = true, spin
 		return false
 	case w.n < spin+yieldRounds:
 		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)

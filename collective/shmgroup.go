@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -75,10 +76,13 @@ type shmGroup struct {
 	hdrs       []*groupRankHdr
 	slots      [][2][]float32 // staging areas, by rank and half
 	stopped    atomic.Bool
-	// spin is how many times a wait polls before it yields: long when
-	// every rank has a core of its own, where a peer is moments away,
-	// short when ranks share cores and polling takes the peer's time.
-	spin int
+	// spin is how many times a wait polls before it yields, and spinFor
+	// how long it then goes on polling: long when every rank has a core
+	// of its own, where a peer is moments away and waking from a sleep
+	// costs more than the poll, short when ranks share cores and polling
+	// takes the peer's time.
+	spin    int
+	spinFor time.Duration
 
 	// Owned by the running operation (operations run one at a time).
 	barriers uint64 // barriers this rank has entered
@@ -97,7 +101,7 @@ func mapGroup(f *os.File, rank, size int, pids []int) (*shmGroup, error) {
 		door: (*doorbell)(unsafe.Pointer(&mem[0])),
 		hdrs: make([]*groupRankHdr, size), slots: make([][2][]float32, size), spin: spinRounds}
 	if size <= runtime.NumCPU() {
-		g.spin = groupSpinRounds
+		g.spin, g.spinFor = groupSpinRounds, groupSpinTime
 	}
 	per := groupSlotBytes / 4
 	for r := range size {
@@ -110,9 +114,18 @@ func mapGroup(f *os.File, rank, size int, pids []int) (*shmGroup, error) {
 	return g, nil
 }
 
-// groupSpinRounds is the polling of a wait when ranks have cores of their
-// own: some tens of microseconds, less than a futex wake-up costs.
-const groupSpinRounds = 4096
+// groupSpinRounds and groupSpinTime are the polling of a wait when ranks
+// have cores of their own. Ranks of a training job arrive at a barrier
+// hundreds of microseconds apart, and a rank woken from the doorbell came
+// back tens of microseconds late: an allreduce of 940 KB between 2
+// processes, one arriving 300 µs after the other, took the late one
+// 229-282 µs when the early one slept after some tens of microseconds of
+// polling, 171-197 µs when it polled for up to 1 ms (MLP training on 2
+// workers × 1 thread: 135-176k samples/s, then 182-200k).
+const (
+	groupSpinRounds = 4096
+	groupSpinTime   = time.Millisecond
+)
 
 const groupPrefix = "shoal-group-"
 
@@ -303,7 +316,7 @@ func (g *shmGroup) pause(w *waiter, peer int) error {
 	if err := g.peerGone(peer); err != nil {
 		return err
 	}
-	if w.pace(g.spin, g.door, g.pids[peer]) {
+	if w.pace(g.spin, g.spinFor, g.door, g.pids[peer]) {
 		if err := g.peerGone(peer); err != nil {
 			return err
 		}
