@@ -38,6 +38,13 @@ type Options struct {
 	// otherwise go through a shared-memory group (see Dial). For
 	// measurements and tests of the rings.
 	RingOnly bool
+	// GroupPoll is how long a rank waiting in the shared-memory group
+	// polls before it sleeps, when there are no more ranks than cores; 0
+	// means 1 ms, a negative value a few tens of microseconds. Polling
+	// saves the wake-up from a sleep, but takes a core: make it negative
+	// when the ranks' own threads fill the cores (2 workers of 2 threads
+	// each on 2 cores), where a polling rank would slow the others.
+	GroupPoll time.Duration
 }
 
 // DefaultDeadline bounds each operation unless Options.Deadline says otherwise.

@@ -107,6 +107,14 @@ func Dial(ctx context.Context, cfg Config) (*Communicator, error) {
 		return nil, err
 	}
 	c.group = m.group
+	if g := c.group; g != nil && g.spinFor > 0 {
+		switch {
+		case opts.GroupPoll < 0:
+			g.spinFor = 0
+		case opts.GroupPoll > 0:
+			g.spinFor = opts.GroupPoll
+		}
+	}
 	return c, nil
 }
 
