@@ -507,8 +507,8 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		return split, strings.Join(parts, ", "), nil
 	}
 	if balancer != nil {
-		// All workers measure at once, once every one has loaded its data:
-		// a worker still loading would slow the others' probes.
+		// All workers measure at once, once every one has loaded its data,
+		// so that none measures while another still loads.
 		if err := comm.Barrier(ctx); err != nil {
 			return fmt.Errorf("worker: rank %d: --balance: %w", rank, err)
 		}
