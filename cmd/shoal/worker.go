@@ -552,12 +552,12 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	}
 	if balancer != nil {
 		// The probe before the first epoch can be wrong: the machine may
-		// change, or the cores differ and the scheduler moves the workers.
-		// Every resplitSteps steps the workers therefore refit their cost
-		// per example to the steps just run and split the global batch
-		// again, from a batch the loader has not prepared yet. Every rank
-		// counts the same steps, so all make the same collective calls at
-		// the same step and switch at the same batch.
+		// change, or its cores differ in speed. Every resplitSteps steps
+		// the workers therefore refit their cost per example to the steps
+		// just run and split the global batch again, from a batch the
+		// loader has not prepared yet. Every rank counts the same steps,
+		// so all make the same collective calls at the same step and
+		// switch at the same batch.
 		inEpoch, segSteps, segBusy := 0, 0, 0.0
 		rebalance = func(compute float64) error {
 			k := inEpoch // the step just run, in this epoch
