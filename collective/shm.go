@@ -360,6 +360,9 @@ func (w *waiter) pace(spin int, spinFor time.Duration, door *doorbell, pid int) 
 		w.spun, w.n = true, spin
 		return false
 	case w.n < spin+yieldRounds:
+		// This process's other goroutines first (a data loader that
+		// otherwise waits until this one sleeps), then other processes.
+		runtime.Gosched()
 		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 		if w.n%64 != 0 {
 			return false
