@@ -355,10 +355,9 @@ func (w *waiter) pace(spin int, spinFor time.Duration, door *doorbell, pid int) 
 		if now.Sub(w.spinStart) < spinFor {
 			// A goroutine of this process (a data loader) may use the wait.
 			runtime.Gosched()
-			return false
+		} else {
+			w.spun, w.n = true, spin
 		}
-		w.spun, w.n = true, spin
-		return false
 	case w.n < spin+yieldRounds:
 		// This process's other goroutines first (a data loader that
 		// otherwise waits until this one sleeps), then other processes.
