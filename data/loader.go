@@ -195,18 +195,24 @@ func (l *Loader) Resplit(sizes []int, from int) error {
 	return nil
 }
 
+// splitAt returns the split in force at batch k.
+func splitAt(splits []split, k int) split {
+	sp := splits[0]
+	for _, s := range splits[1:] {
+		if s.from <= k {
+			sp = s
+		}
+	}
+	return sp
+}
+
 // batchOf returns this rank's indices in global batch k of perm (with
 // RankBatchSizes), noting that batch k is being prepared.
 func (l *Loader) batchOf(perm []int, k int) []int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.prepared = max(l.prepared, k)
-	sp := l.splits[0]
-	for _, s := range l.splits[1:] {
-		if s.from <= k {
-			sp = s
-		}
-	}
+	sp := splitAt(l.splits, k)
 	start := k*sp.global + sp.offset
 	return perm[start : start+sp.size]
 }
@@ -240,12 +246,7 @@ func (l *Loader) Indices(epoch int) []int {
 		splits := slices.Clone(l.splits)
 		l.mu.Unlock()
 		for k := range l.NumBatches() {
-			sp := splits[0]
-			for _, s := range splits[1:] {
-				if s.from <= k {
-					sp = s
-				}
-			}
+			sp := splitAt(splits, k)
 			start := k*sp.global + sp.offset
 			own = append(own, perm[start:start+sp.size]...)
 		}
