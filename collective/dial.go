@@ -97,7 +97,7 @@ func Dial(ctx context.Context, cfg Config) (*Communicator, error) {
 		return nil, err
 	}
 	m := &mesh{rank: cfg.Rank, links: b.links}
-	if err := setupGroup(ctx, m, opts.RingOnly); err != nil {
+	if err := setupGroup(ctx, m, opts.RingOnly, opts.GroupPoll); err != nil {
 		m.Close()
 		return nil, err
 	}
@@ -107,14 +107,6 @@ func Dial(ctx context.Context, cfg Config) (*Communicator, error) {
 		return nil, err
 	}
 	c.group = m.group
-	if g := c.group; g != nil && g.spinFor > 0 {
-		switch {
-		case opts.GroupPoll < 0:
-			g.spinFor = 0
-		case opts.GroupPoll > 0:
-			g.spinFor = opts.GroupPoll
-		}
-	}
 	return c, nil
 }
 

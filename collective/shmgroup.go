@@ -92,7 +92,7 @@ type shmGroup struct {
 	closed bool
 }
 
-func mapGroup(f *os.File, rank, size int, pids []int) (*shmGroup, error) {
+func mapGroup(f *os.File, rank, size int, pids []int, poll time.Duration) (*shmGroup, error) {
 	mem, err := syscall.Mmap(int(f.Fd()), 0, groupFileBytes(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("mmap: %w", err)
@@ -102,6 +102,9 @@ func mapGroup(f *os.File, rank, size int, pids []int) (*shmGroup, error) {
 		hdrs: make([]*groupRankHdr, size), slots: make([][2][]float32, size), spin: spinRounds}
 	if size <= runtime.NumCPU() {
 		g.spin, g.spinFor = groupSpinRounds, groupSpinTime
+		if poll != 0 {
+			g.spinFor = max(poll, 0) // Options.GroupPoll
+		}
 	}
 	per := groupSlotBytes / 4
 	for r := range size {
@@ -174,7 +177,7 @@ const groupNameBytes = 256
 // rank whether the group is in use: only if every rank mapped it. A rank
 // with ringOnly declines. A group that cannot be built is not an error; the
 // rings carry everything then.
-func setupGroup(ctx context.Context, m *mesh, ringOnly bool) error {
+func setupGroup(ctx context.Context, m *mesh, ringOnly bool, poll time.Duration) error {
 	size := len(m.links)
 	pids := make([]int, size)
 	for r, l := range m.links {
@@ -192,7 +195,7 @@ func setupGroup(ctx context.Context, m *mesh, ringOnly bool) error {
 		return nil
 	}
 	stop := context.AfterFunc(ctx, m.Interrupt)
-	err := agreeOnGroup(m, pids, ringOnly)
+	err := agreeOnGroup(m, pids, ringOnly, poll)
 	if !stop() && err == nil {
 		// The deadline came as the set-up ended and interrupted the links.
 		err = fmt.Errorf("collective: rank %d: shared memory group: %w", m.rank, ctx.Err())
@@ -201,7 +204,7 @@ func setupGroup(ctx context.Context, m *mesh, ringOnly bool) error {
 }
 
 // agreeOnGroup is the exchange of setupGroup.
-func agreeOnGroup(m *mesh, pids []int, ringOnly bool) error {
+func agreeOnGroup(m *mesh, pids []int, ringOnly bool, poll time.Duration) error {
 	size := len(m.links)
 	fail := func(peer int, what string, err error) error {
 		return fmt.Errorf("collective: rank %d: shared memory group: %s rank %d: %w", m.rank, what, peer, err)
@@ -215,7 +218,7 @@ func agreeOnGroup(m *mesh, pids []int, ringOnly bool) error {
 			f, name, err = createGroupFile(size)
 		}
 		if err == nil {
-			g, err = mapGroup(f, 0, size, pids)
+			g, err = mapGroup(f, 0, size, pids, poll)
 			f.Close()
 			if err != nil {
 				os.Remove(name)
@@ -264,7 +267,7 @@ func agreeOnGroup(m *mesh, pids []int, ringOnly bool) error {
 	var g *shmGroup
 	if name := string(bytes.TrimRight(msg, "\x00")); name != "" && !ringOnly {
 		if f, err := openGroupFile(name, size); err == nil {
-			g, _ = mapGroup(f, m.rank, size, pids)
+			g, _ = mapGroup(f, m.rank, size, pids, poll)
 			f.Close()
 		}
 	}

@@ -140,13 +140,13 @@ type AllReduceOptions struct {
 	BucketBytes int
 	// OneBucket reduces the whole gradient arena in one operation when
 	// backward ends, on the calling goroutine, instead of buckets started
-	// during backward. Use it
-	// when the host has no core to spare for communication beside
-	// backward (one single-threaded worker per core): the early buckets
-	// then cannot progress until backward ends, and only add per-operation
-	// costs (MLP, 2 workers on 2 cores: exposed wait 0.34-0.50 ms per step
-	// in one operation, 0.60-0.64 ms in three buckets). Every rank must use
-	// the same value; it overrides BucketBytes.
+	// during backward. Use it when the host has no core to spare for
+	// communication beside backward (one single-threaded worker per
+	// core): the early buckets then cannot progress until backward ends,
+	// and only add per-operation costs (MLP, 2 workers on 2 cores:
+	// exposed wait 0.34-0.50 ms per step in one operation, 0.60-0.64 ms
+	// in three buckets). Every rank must use the same value; it overrides
+	// BucketBytes.
 	OneBucket bool
 	// OnStep, when set, receives the timing of every step.
 	OnStep func(StepTiming)

@@ -3,7 +3,6 @@ package train
 import (
 	"context"
 	"fmt"
-	"iter"
 	"maps"
 	"math"
 	"slices"
@@ -157,7 +156,7 @@ func (c StepCost) String() string {
 // through an observed step of b examples that took seconds, keeping the
 // fixed part where it leaves a positive slope and dropping it otherwise.
 // Balancing measures Fixed once, before the first epoch, and refits the
-// slope to what every epoch observed.
+// slope to the steps it times during training.
 func (c StepCost) Refit(b int, seconds float64) StepCost {
 	if b <= 0 || !(seconds > 0) {
 		return c
@@ -171,7 +170,7 @@ func (c StepCost) Refit(b int, seconds float64) StepCost {
 // MeasureStepCost times training steps of a scratch copy of a model on
 // batches from ds of two sizes, half and one and a half times batch, taken
 // in turn (one warm-up step of each first), until at least five steps of
-// each size and about d of steps have run; it fits a StepCost through the
+// each size and about d in all have run; it fits a StepCost through the
 // median step time of each size. Alternating the sizes makes whatever else
 // slows the machine meanwhile (another worker still loading its data)
 // weigh on both alike, so that it scales the cost instead of tilting it.
@@ -192,27 +191,31 @@ func MeasureStepCost(ctx context.Context, build func() (*nn.Model, error), loss 
 	if err != nil {
 		return StepCost{}, err
 	}
-	sizes := [2]int{max(1, batch/2), max(2, batch*3/2)}
-	var next [2]func() (*data.Batch, error, bool)
-	for i, b := range sizes {
-		loader, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: b, Seed: uint64(i)})
+	// One batch of each size, stepped on again and again: a step's time
+	// does not depend on the values in it.
+	var batches [2]*data.Batch
+	for i, b := range [2]int{max(1, batch/2), max(2, batch*3/2)} {
+		loader, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: b, DropLast: true})
 		if err != nil {
 			return StepCost{}, fmt.Errorf("train: measuring step cost: %w", err)
 		}
-		if loader.NumBatches() == 0 {
+		// Without prefetch, a batch kept past the end of the loop is not
+		// overwritten.
+		for bt, err := range loader.Batches(ctx, 0) {
+			if err != nil {
+				return StepCost{}, fmt.Errorf("train: measuring step cost: %w", err)
+			}
+			batches[i] = bt
+			break
+		}
+		if batches[i] == nil {
 			return StepCost{}, fmt.Errorf("train: measuring step cost: %d examples do not fill a batch of %d", ds.Len(), b)
 		}
-		var stop func()
-		next[i], stop = iter.Pull2(endless(ctx, loader))
-		defer stop()
 	}
 	var xs, ys []float64 // examples and seconds of every timed step
 	var spent time.Duration
 	for k := 0; ; k++ {
-		b, err, _ := next[k%2]()
-		if err != nil {
-			return StepCost{}, fmt.Errorf("train: measuring step cost: %w", err)
-		}
+		b := batches[k%2]
 		t0 := time.Now()
 		if _, err := tr.Step(ctx, b); err != nil {
 			return StepCost{}, fmt.Errorf("train: measuring step cost: %w", err)
@@ -223,30 +226,12 @@ func MeasureStepCost(ctx context.Context, build func() (*nn.Model, error), loss 
 		el := time.Since(t0)
 		spent += el
 		xs, ys = append(xs, float64(b.Len())), append(ys, el.Seconds())
-		if len(xs) >= 10 && spent >= 2*d {
+		if len(xs) >= 10 && spent >= d {
 			break
 		}
 	}
 	xs, ys = mediansBySize(xs, ys)
 	return fitStepCost(xs, ys), nil
-}
-
-// endless yields loader's batches epoch after epoch until ctx ends or a
-// batch fails, which it yields with its error.
-func endless(ctx context.Context, loader *data.Loader) iter.Seq2[*data.Batch, error] {
-	return func(yield func(*data.Batch, error) bool) {
-		for epoch := 0; ; epoch++ {
-			for b, err := range loader.Batches(ctx, epoch) {
-				if !yield(b, err) || err != nil {
-					return
-				}
-			}
-			if err := ctx.Err(); err != nil {
-				yield(nil, err)
-				return
-			}
-		}
-	}
 }
 
 // mediansBySize reduces the points (xs[i], ys[i]) to one per distinct x,

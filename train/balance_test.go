@@ -201,6 +201,10 @@ func TestMeasureStepCost(t *testing.T) {
 	if s := c.Speed(16); !(s > 0) || math.IsInf(s, 0) {
 		t.Errorf("Speed(16) = %v examples/s; want a positive finite speed", s)
 	}
+	// The larger probe batch, 96, does not fit in 64 examples.
+	if _, err := MeasureStepCost(context.Background(), build, nil, ds, 64, 10*time.Millisecond); err == nil {
+		t.Error("MeasureStepCost with batches larger than the data set: no error")
+	}
 }
 
 func TestFitStepCost(t *testing.T) {

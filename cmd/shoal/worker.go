@@ -288,7 +288,7 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	// measureCost trains a scratch copy briefly: the first epoch's split
 	// needs every worker's costs before any step of the run is timed.
 	measureCost := func() error {
-		c, err := train.MeasureStepCost(ctx, spec.Build, loss, trainDS, spec.Batch, 300*time.Millisecond)
+		c, err := train.MeasureStepCost(ctx, spec.Build, loss, trainDS, spec.Batch, 600*time.Millisecond)
 		if err != nil {
 			return fmt.Errorf("worker: %w", err)
 		}
@@ -320,7 +320,8 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		return joinError("worker", err)
 	}
 	defer func() { _ = client.Leave(context.WithoutCancel(ctx), id) }()
-	runtime.GOMAXPROCS(schedulerThreads(threads, mem))
+	local := localMembers(mem) // workers and servers on this host
+	runtime.GOMAXPROCS(schedulerThreads(threads, local))
 	workers := append([]cluster.Member(nil), mem.Workers...)
 	sort.Slice(workers, func(a, b int) bool { return workers[a].Rank < workers[b].Rank })
 	addrs := make([]string, len(workers))
@@ -428,7 +429,7 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 	switch fl.strategy {
 	case "allreduce", "average":
 		opts := collective.Options{Compression: compression}
-		if localMembers(mem)*threads > runtime.NumCPU() {
+		if local*threads > runtime.NumCPU() {
 			// A rank waiting for the others must not hold a core their
 			// kernel threads need.
 			opts.GroupPoll = -1
@@ -442,7 +443,7 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		if fl.strategy == "allreduce" {
 			oneBucket := false
 			if fl.bucketBytes == 0 {
-				if oneBucket, err = noSpareCores(ctx, comm, workers, threads); err != nil {
+				if oneBucket, err = noSpareCores(ctx, comm, local, threads); err != nil {
 					return fmt.Errorf("worker: rank %d: %w", rank, err)
 				}
 			}
@@ -756,7 +757,7 @@ const (
 )
 
 // schedulerThreads returns the GOMAXPROCS of a worker with threads kernel
-// threads in membership mem. Where this host has a core to spare beyond
+// threads on a host running local workers and servers of the job. Where this host has a core to spare beyond
 // the kernel threads of its workers and servers, one more than threads:
 // the collective's and the parameter-server client's goroutines then run
 // beside backward instead of waiting for it to yield, which is what lets
@@ -765,8 +766,8 @@ const (
 // the communication goroutines it runs take the core of another worker
 // (MLP, 2 workers × 1 thread on 2 cores: 159k samples/s with one more,
 // 186k without, over shared memory; 109k and 150k over TCP).
-func schedulerThreads(threads int, mem cluster.Membership) int {
-	if localMembers(mem)*threads >= runtime.NumCPU() {
+func schedulerThreads(threads, local int) int {
+	if local*threads >= runtime.NumCPU() {
 		return threads
 	}
 	return threads + 1
@@ -784,17 +785,12 @@ func localMembers(mem cluster.Membership) int {
 }
 
 // noSpareCores reports whether any worker's host runs as many kernel
-// threads of this job's workers as it has cores, agreed by all ranks (a
-// max over them). There, communication cannot progress beside backward,
-// and the allreduce strategy is cheaper in one operation after backward
-// than in buckets during it (train.AllReduceOptions.OneBucket).
-func noSpareCores(ctx context.Context, comm *collective.Communicator, workers []cluster.Member, threads int) (bool, error) {
-	host, local := collective.HostID(), 0
-	for _, w := range workers {
-		if w.Host == host {
-			local++
-		}
-	}
+// threads of this job's members as it has cores (here: local members of
+// threads each), agreed by all ranks (a max over them). There,
+// communication cannot progress beside backward, and the allreduce
+// strategy is cheaper in one operation after backward than in buckets
+// during it (train.AllReduceOptions.OneBucket).
+func noSpareCores(ctx context.Context, comm *collective.Communicator, local, threads int) (bool, error) {
 	flag := []float32{0}
 	if local*threads >= runtime.NumCPU() {
 		flag[0] = 1

@@ -34,7 +34,7 @@ func TestSchedulerThreads(t *testing.T) {
 		if c.want > c.threads && cores == 1 {
 			continue // one worker of one thread fills a single core
 		}
-		if got := schedulerThreads(c.threads, c.mem); got != c.want {
+		if got := schedulerThreads(c.threads, localMembers(c.mem)); got != c.want {
 			t.Errorf("%s: schedulerThreads(%d) = %d; want %d on %d cores", c.name, c.threads, got, c.want, cores)
 		}
 	}
