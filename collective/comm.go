@@ -508,6 +508,9 @@ func (r *opRun) allReduce(buf []float32, op Op) error {
 		return nil
 	}
 	if c.group != nil && c.opts.Compression == None {
+		if a, off, ok := c.group.arenaOf(buf); ok {
+			return r.groupAllReduceShared(c.group, a, off, buf, op)
+		}
 		return r.groupAllReduce(c.group, buf, op)
 	}
 	if len(buf)*c.opts.Compression.wireSize() <= c.opts.SmallBytes {

@@ -49,6 +49,13 @@
 // outnumber cores. Options.RingOnly turns this off; compressed AllReduce
 // always takes the rings.
 //
+// The group also hands out shared buffers (Communicator.SharedBuffer):
+// memory of the same length on every rank that every rank can reach. An
+// AllReduce of a range of one needs no staging: each rank reduces its shard
+// straight from every rank's buffer and writes the result into all of
+// them, between the same two barriers. Keep a gradient arena there (the
+// train package does) and an allreduce moves less than half the bytes.
+//
 // Algorithms on the links: buffers up to Options.SmallBytes go by recursive doubling
 // (⌈log2 n⌉ exchanges, for latency); larger ones by a ring, reduce-scatter
 // then allgather, cut into segments of Options.SegmentBytes and pipelined: a

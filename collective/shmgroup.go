@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,7 +55,8 @@ type groupRankHdr struct {
 	// when it entered (see groupCall): a rank is at most one barrier
 	// ahead of the slowest, so two entries let everyone compare.
 	what   [2]atomic.Uint64
-	_      [40]byte
+	at     [2]atomic.Uint64 // the offset of the call, by parity
+	_      [24]byte
 	closed atomic.Uint32 // the rank closed its communicator
 	_      [60]byte
 	notice abortNotice // why the rank gave up, once it has
@@ -88,8 +88,9 @@ type shmGroup struct {
 	barriers uint64 // barriers this rank has entered
 	rounds   uint64 // rounds run; their parity picks the half
 
-	mu     sync.Mutex // guards closed
+	mu     sync.Mutex // guards closed and arenas
 	closed bool
+	arenas []*sharedArena // the shared buffers, in the order made
 }
 
 func mapGroup(f *os.File, rank, size int, pids []int, poll time.Duration) (*shmGroup, error) {
@@ -132,7 +133,8 @@ const (
 
 const groupPrefix = "shoal-group-"
 
-func createGroupFile(size int) (*os.File, string, error) {
+// createShmFile creates a shared memory file of n bytes, all reserved.
+func createShmFile(n int64) (*os.File, string, error) {
 	var rnd [8]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, "", err
@@ -142,7 +144,7 @@ func createGroupFile(size int) (*os.File, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if err := reserve(f, int64(groupFileBytes(size))); err != nil {
+	if err := reserve(f, n); err != nil {
 		f.Close()
 		os.Remove(name)
 		return nil, "", err
@@ -150,7 +152,13 @@ func createGroupFile(size int) (*os.File, string, error) {
 	return f, name, nil
 }
 
-func openGroupFile(name string, size int) (*os.File, error) {
+func createGroupFile(size int) (*os.File, string, error) {
+	return createShmFile(int64(groupFileBytes(size)))
+}
+
+// openShmFile opens the file a peer named, which must be one of ours of n
+// bytes.
+func openShmFile(name string, n int64) (*os.File, error) {
 	if filepath.Dir(name) != filepath.Clean(shmDir()) || !bytes.HasPrefix([]byte(filepath.Base(name)), []byte(groupPrefix)) {
 		return nil, fmt.Errorf("%w: peer named shared memory file %q", ErrProtocol, name)
 	}
@@ -158,25 +166,19 @@ func openGroupFile(name string, size int) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st, err := f.Stat(); err != nil || st.Size() != int64(groupFileBytes(size)) {
+	if st, err := f.Stat(); err != nil || st.Size() != n {
 		f.Close()
 		return nil, fmt.Errorf("%w: shared memory file %s has the wrong size", ErrProtocol, name)
 	}
 	return f, nil
 }
 
-var errRingOnly = errors.New("collective: rings only")
-
 // groupNameBytes is the fixed length of the message that names the file.
 const groupNameBytes = 256
 
 // setupGroup builds the shared-memory group over a mesh whose links are all
-// shared memory: rank 0 creates the file and names it to every rank over
-// its link, each maps it and says whether that worked, and rank 0 unlinks
-// the file (nothing is left behind whatever happens next) and tells every
-// rank whether the group is in use: only if every rank mapped it. A rank
-// with ringOnly declines. A group that cannot be built is not an error; the
-// rings carry everything then.
+// shared memory (see shareFile). A rank with ringOnly declines. A group
+// that cannot be built is not an error; the rings carry everything then.
 func setupGroup(ctx context.Context, m *mesh, ringOnly bool, poll time.Duration) error {
 	size := len(m.links)
 	pids := make([]int, size)
@@ -195,99 +197,124 @@ func setupGroup(ctx context.Context, m *mesh, ringOnly bool, poll time.Duration)
 		return nil
 	}
 	stop := context.AfterFunc(ctx, m.Interrupt)
-	err := agreeOnGroup(m, pids, ringOnly, poll)
+	var g *shmGroup
+	ok, err := shareFile(m, m.rank, size, int64(groupFileBytes(size)), ringOnly, "shared memory group", func(f *os.File) (func(), error) {
+		var err error
+		if g, err = mapGroup(f, m.rank, size, pids, poll); err != nil {
+			return nil, err
+		}
+		return func() { g.close() }, nil
+	})
 	if !stop() && err == nil {
 		// The deadline came as the set-up ended and interrupted the links.
 		err = fmt.Errorf("collective: rank %d: shared memory group: %w", m.rank, ctx.Err())
 	}
-	return err
-}
-
-// agreeOnGroup is the exchange of setupGroup.
-func agreeOnGroup(m *mesh, pids []int, ringOnly bool, poll time.Duration) error {
-	size := len(m.links)
-	fail := func(peer int, what string, err error) error {
-		return fmt.Errorf("collective: rank %d: shared memory group: %s rank %d: %w", m.rank, what, peer, err)
-	}
-	if m.rank == 0 {
-		var g *shmGroup
-		var f *os.File
-		var name string
-		err := errRingOnly
-		if !ringOnly {
-			f, name, err = createGroupFile(size)
-		}
-		if err == nil {
-			g, err = mapGroup(f, 0, size, pids, poll)
-			f.Close()
-			if err != nil {
-				os.Remove(name)
-			}
-		}
-		msg := make([]byte, groupNameBytes)
-		if err == nil {
-			copy(msg, name)
-		}
-		for peer := 1; peer < size; peer++ {
-			if err := m.Send(peer, msg); err != nil {
-				return fail(peer, "send file name to", err)
-			}
-		}
-		ok := g != nil
-		for peer := 1; peer < size; peer++ {
-			var ack [4]byte
-			if err := m.RecvInto(peer, ack[:]); err != nil {
-				return fail(peer, "recv mapping result from", err)
-			}
-			ok = ok && ack[0] == 1
-		}
-		if g != nil {
-			os.Remove(name)
-		}
-		decision := []byte{0, 0, 0, 0}
+	if err != nil {
 		if ok {
-			decision[0] = 1
-		}
-		for peer := 1; peer < size; peer++ {
-			if err := m.Send(peer, decision); err != nil {
-				return fail(peer, "send decision to", err)
-			}
-		}
-		if ok {
-			m.group = g
-		} else if g != nil {
 			g.close()
 		}
-		return nil
+		return err
 	}
-	msg := make([]byte, groupNameBytes)
-	if err := m.RecvInto(0, msg); err != nil {
-		return fail(0, "recv file name from", err)
-	}
-	var g *shmGroup
-	if name := string(bytes.TrimRight(msg, "\x00")); name != "" && !ringOnly {
-		if f, err := openGroupFile(name, size); err == nil {
-			g, _ = mapGroup(f, m.rank, size, pids, poll)
-			f.Close()
-		}
-	}
-	ack := []byte{0, 0, 0, 0}
-	if g != nil {
-		ack[0] = 1
-	}
-	if err := m.Send(0, ack); err != nil {
-		return fail(0, "send mapping result to", err)
-	}
-	var decision [4]byte
-	if err := m.RecvInto(0, decision[:]); err != nil {
-		return fail(0, "recv decision from", err)
-	}
-	if decision[0] == 1 && g != nil {
+	if ok {
 		m.group = g
-	} else if g != nil {
-		g.close()
 	}
 	return nil
+}
+
+// fileExchange is what shareFile needs of a transport.
+type fileExchange interface {
+	Send(peer int, bufs ...[]byte) error
+	RecvInto(peer int, dst []byte) error
+}
+
+// shareFile has every rank map one new shared memory file of n bytes: rank
+// 0 creates the file and names it to every rank over tr, each maps it with
+// mapIt and says whether that worked, and rank 0 unlinks the file (nothing
+// is left behind whatever happens next) and tells every rank whether all
+// mapped it. A rank with decline maps nothing, which turns the file down
+// for all. It reports whether the file is in use; where it is not, the
+// mapping is undone here. what names the file in errors.
+func shareFile(tr fileExchange, rank, size int, n int64, decline bool, what string, mapIt func(f *os.File) (undo func(), err error)) (ok bool, err error) {
+	var undo func()
+	mapFile := func(f *os.File) {
+		if u, err := mapIt(f); err == nil {
+			undo = u
+		}
+		f.Close()
+	}
+	defer func() {
+		if (!ok || err != nil) && undo != nil {
+			undo()
+		}
+	}()
+	fail := func(peer int, step string, err error) error {
+		return fmt.Errorf("collective: rank %d: %s: %s rank %d: %w", rank, what, step, peer, err)
+	}
+	if rank != 0 {
+		msg := make([]byte, groupNameBytes)
+		if err := tr.RecvInto(0, msg); err != nil {
+			return false, fail(0, "recv file name from", err)
+		}
+		if name := string(bytes.TrimRight(msg, "\x00")); name != "" && !decline {
+			if f, err := openShmFile(name, n); err == nil {
+				mapFile(f)
+			}
+		}
+		ack := []byte{0, 0, 0, 0}
+		if undo != nil {
+			ack[0] = 1
+		}
+		if err := tr.Send(0, ack); err != nil {
+			return false, fail(0, "send mapping result to", err)
+		}
+		var decision [4]byte
+		if err := tr.RecvInto(0, decision[:]); err != nil {
+			return false, fail(0, "recv decision from", err)
+		}
+		return decision[0] == 1 && undo != nil, nil
+	}
+	var name string
+	if !decline {
+		if f, nm, err := createShmFile(n); err == nil {
+			mapFile(f)
+			if undo != nil {
+				name = nm
+			} else {
+				os.Remove(nm)
+			}
+		}
+	}
+	if name != "" {
+		defer os.Remove(name)
+	}
+	msg := make([]byte, groupNameBytes)
+	copy(msg, name)
+	for peer := 1; peer < size; peer++ {
+		if err := tr.Send(peer, msg); err != nil {
+			return false, fail(peer, "send file name to", err)
+		}
+	}
+	ok = undo != nil
+	for peer := 1; peer < size; peer++ {
+		var ack [4]byte
+		if err := tr.RecvInto(peer, ack[:]); err != nil {
+			return false, fail(peer, "recv mapping result from", err)
+		}
+		ok = ok && ack[0] == 1
+	}
+	if name != "" {
+		os.Remove(name)
+	}
+	decision := []byte{0, 0, 0, 0}
+	if ok {
+		decision[0] = 1
+	}
+	for peer := 1; peer < size; peer++ {
+		if err := tr.Send(peer, decision); err != nil {
+			return false, fail(peer, "send decision to", err)
+		}
+	}
+	return ok, nil
 }
 
 func (g *shmGroup) ringBell() { g.door.ring() }
@@ -331,15 +358,17 @@ func (g *shmGroup) pause(w *waiter, peer int) error {
 // groupCall describes what a rank does when it enters a barrier, so that
 // ranks that disagree (different operations or buffer lengths) find out.
 type groupCall struct {
-	kind   uint8 // callAllReduce, callBroadcast, callBarrier
-	root   int   // of a broadcast; below groupMaxRanks
+	kind   uint8 // callAllReduce, callBroadcast, callBarrier, callAllReduceShared
+	root   int   // of a broadcast, or the shared buffer's index; below 256
 	length int
+	offset int // in the shared buffer
 }
 
 const (
 	callAllReduce uint8 = iota + 1
 	callBroadcast
 	callBarrier
+	callAllReduceShared
 )
 
 func (c groupCall) word() uint64 { return uint64(c.length)<<16 | uint64(c.root)<<8 | uint64(c.kind) }
@@ -356,6 +385,8 @@ func (c groupCall) String() string {
 		return fmt.Sprintf("broadcast of %d elements from rank %d", c.length, c.root)
 	case callBarrier:
 		return "barrier"
+	case callAllReduceShared:
+		return fmt.Sprintf("allreduce of %d elements at element %d of shared buffer %d", c.length, c.offset, c.root)
 	}
 	return fmt.Sprintf("unknown call %d", c.kind)
 }
@@ -368,6 +399,7 @@ func (g *shmGroup) barrier(call groupCall) (int, error) {
 	k := g.barriers
 	me := g.hdrs[g.rank]
 	me.what[k%2].Store(call.word())
+	me.at[k%2].Store(uint64(call.offset))
 	me.arrived.Store(k)
 	g.ringBell()
 	var w waiter
@@ -385,8 +417,10 @@ func (g *shmGroup) barrier(call groupCall) (int, error) {
 		}
 	}
 	for peer, h := range g.hdrs {
-		if got := h.what[k%2].Load(); got != call.word() {
-			return peer, fmt.Errorf("%w: rank %d called %v, this rank %v", ErrProtocol, peer, callOf(got), call)
+		if got, at := h.what[k%2].Load(), h.at[k%2].Load(); got != call.word() || at != uint64(call.offset) {
+			other := callOf(got)
+			other.offset = int(at)
+			return peer, fmt.Errorf("%w: rank %d called %v, this rank %v", ErrProtocol, peer, other, call)
 		}
 	}
 	return -1, nil
@@ -413,6 +447,9 @@ func (g *shmGroup) close() error {
 	g.stopped.Store(true)
 	g.hdrs[g.rank].closed.Store(1)
 	g.ringBell()
+	for _, a := range g.arenas {
+		syscall.Munmap(a.mem)
+	}
 	return syscall.Munmap(g.mem)
 }
 

@@ -120,8 +120,8 @@ func NewSequential(in []int, seed uint64, layers ...Layer) (*Model, error) {
 	for _, p := range m.Params {
 		size := tensor.Volume(p.Value.Shape)
 		p.Value.Data = m.values[p.Offset : p.Offset+size : p.Offset+size]
-		p.Grad.Data = m.grads[p.Offset : p.Offset+size : p.Offset+size]
 	}
+	m.pointGrads()
 	nb := 0
 	for _, b := range m.Buffers {
 		b.Offset = nb
@@ -166,6 +166,29 @@ func (m *Model) BufferValues() []float32 { return m.buffers }
 
 // NumParams returns the number of trainable values.
 func (m *Model) NumParams() int { return len(m.values) }
+
+// MoveGrads moves the gradient arena to arena, which must hold NumParams
+// elements: it copies the gradients there and points every parameter's
+// gradient into it, so that backward writes there from now on. It lets the
+// arena live in memory that other processes reach (a shared buffer of
+// collective.Communicator), where they can reduce it without a copy.
+func (m *Model) MoveGrads(arena []float32) error {
+	if len(arena) != len(m.grads) {
+		return fmt.Errorf("nn: MoveGrads: arena of %d elements for %d parameters", len(arena), len(m.grads))
+	}
+	copy(arena, m.grads)
+	m.grads = arena
+	m.pointGrads()
+	return nil
+}
+
+// pointGrads makes every parameter's gradient a view of the arena.
+func (m *Model) pointGrads() {
+	for _, p := range m.Params {
+		size := tensor.Volume(p.Value.Shape)
+		p.Grad.Data = m.grads[p.Offset : p.Offset+size : p.Offset+size]
+	}
+}
 
 // ZeroGrad sets every gradient to zero.
 func (m *Model) ZeroGrad() { clear(m.grads) }

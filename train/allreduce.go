@@ -176,6 +176,9 @@ type AllReduce struct {
 	// over ranks (workers with batches of different sizes).
 	weight   float32
 	weighted bool
+	// private is the model's own gradient arena while its gradients live
+	// in a buffer shared with the other ranks, nil otherwise.
+	private []float32
 
 	stepStart, backwardEnd time.Time
 	timing                 StepTiming
@@ -207,12 +210,38 @@ func NewAllReduce(ctx context.Context, comm *collective.Communicator, model *nn.
 		}
 	}
 	a := &AllReduce{comm: comm, model: model, opts: opts, bucketsOf: make(map[*autograd.Var][]int, len(model.Params))}
+	// Where the ranks share memory, backward writes the gradients straight
+	// into a buffer the others reach, and the allreduce reduces them in
+	// place, without staging copies (MLP, 2 workers: a 940 KB allreduce
+	// moves 1.8 MB per rank instead of 4.2 MB).
+	shared, err := comm.SharedBuffer(ctx, model.NumParams())
+	if err != nil {
+		return nil, fmt.Errorf("train: placing gradients in shared memory: %w", err)
+	}
+	if shared != nil {
+		a.private = model.Grads()
+		if err := model.MoveGrads(shared); err != nil {
+			return nil, err
+		}
+	}
 	var of [][]int
 	a.buckets, of = planGradBuckets(model.Params, opts.BucketBytes)
 	for i, p := range model.Params {
 		a.bucketsOf[p.Var] = of[i]
 	}
 	return a, nil
+}
+
+// Close gives the model its own gradient arena back, with the last
+// gradients, if they were in memory shared with the other ranks. Call it
+// before closing the Communicator, which releases that memory.
+func (a *AllReduce) Close() error {
+	if a.private == nil {
+		return nil
+	}
+	err := a.model.MoveGrads(a.private)
+	a.private = nil
+	return err
 }
 
 // SetWeight makes the gradient this rank contributes count w times

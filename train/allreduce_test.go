@@ -80,6 +80,10 @@ func trainAllReduceWith(t *testing.T, cfg collectivetest.Config, world, batch, s
 			t.Error(err)
 			return
 		}
+		defer s.Close()
+		if shared := s.private != nil; shared != (cfg.Transport == collective.TransportSHM && world > 1) {
+			t.Errorf("rank %d over %q: gradients in shared memory %v", c.Rank(), cfg.Transport, shared)
+		}
 		tr, err := New(m, Options{Optimizer: opt, Strategy: s})
 		if err != nil {
 			t.Error(err)
@@ -123,19 +127,22 @@ func TestAllReduceEquivalence(t *testing.T) {
 		for _, v := range want {
 			scale = max(scale, math.Abs(float64(v)))
 		}
-		for _, bucketBytes := range []int{0, 256} {
-			got := trainAllReduce(t, world, batch, steps, bucketBytes, x, labels)
-			for r, g := range got {
-				if g == nil {
-					t.Fatalf("world %d: rank %d returned no weights", world, r)
-				}
-				worst := 0.0
-				for i := range want {
-					worst = max(worst, math.Abs(float64(g[i]-want[i]))/scale)
-				}
-				if worst > 1e-5 {
-					t.Errorf("world %d, bucket %d B: rank %d differs from one worker with batch %d by %.3g (relative to the largest weight); want <= 1e-5",
-						world, bucketBytes, r, world*batch, worst)
+		for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
+			for _, bucketBytes := range []int{0, 256} {
+				cfg := collectivetest.Config{Transport: transport}
+				got := trainAllReduceWith(t, cfg, world, batch, steps, bucketBytes, x, labels)
+				for r, g := range got {
+					if g == nil {
+						t.Fatalf("world %d: rank %d returned no weights", world, r)
+					}
+					worst := 0.0
+					for i := range want {
+						worst = max(worst, math.Abs(float64(g[i]-want[i]))/scale)
+					}
+					if worst > 1e-5 {
+						t.Errorf("world %d over %s, bucket %d B: rank %d differs from one worker with batch %d by %.3g (relative to the largest weight); want <= 1e-5",
+							world, transport, bucketBytes, r, world*batch, worst)
+					}
 				}
 			}
 		}
@@ -149,7 +156,17 @@ func TestAllReduceDeterministic(t *testing.T) {
 	x, labels := equivalenceData(world*batch*steps, 5)
 	a := trainAllReduce(t, world, batch, steps, 256, x, labels)
 	b := trainAllReduce(t, world, batch, steps, 256, x, labels)
+	// Gradients reduced in place in shared memory: the same bits.
+	c := trainAllReduceWith(t, collectivetest.Config{Transport: collective.TransportSHM}, world, batch, steps, 256, x, labels)
 	for r := range a {
+		if len(c[r]) != len(a[r]) {
+			t.Fatalf("rank %d: no weights over shared memory", r)
+		}
+		for i := range a[r] {
+			if math.Float32bits(a[r][i]) != math.Float32bits(c[r][i]) {
+				t.Fatalf("rank %d: weight %d is %v over TCP and %v over shared memory; want bit-identical", r, i, a[r][i], c[r][i])
+			}
+		}
 		for i := range a[r] {
 			if math.Float32bits(a[r][i]) != math.Float32bits(b[r][i]) {
 				t.Fatalf("rank %d: weight %d is %v in one run and %v in the other; want bit-identical", r, i, a[r][i], b[r][i])

@@ -451,6 +451,7 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 			if err != nil {
 				return err
 			}
+			defer a.Close() // before comm.Close
 			strategy, bucketBytes = a, a.BucketBytes()
 			if fl.balance {
 				balancer = a
