@@ -149,3 +149,14 @@ func uint16sOf(b []byte) []uint16 {
 	}
 	return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), len(b)/2)
 }
+
+// sum2Scale sets a[i] and b[i] to (a[i] + b[i]) · s, rounding the sum and
+// then the product: the bits of combineInto, then scale (with s = 1, the
+// product is exact).
+func sum2Scale(a, b []float32, s float32) {
+	b = b[:len(a)]
+	for i := sum2ScaleVec(a, b, s); i < len(a); i++ {
+		x := float32(a[i]+b[i]) * s
+		a[i], b[i] = x, x
+	}
+}

@@ -59,3 +59,31 @@ func TestAddIntoMatchesLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestSum2Scale checks the fused in-place step of two ranks against
+// combineInto then scale, bit for bit, on both outputs, for the mean and
+// the sum, on lengths around the vector width and with misaligned starts.
+func TestSum2Scale(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 31, 32, 33, 127, 128, 129, 4099} {
+		for _, off := range []int{0, 1} {
+			for _, s := range []float32{1, 0.5} {
+				a := make([]float32, n+off)
+				b := make([]float32, n+off)
+				for i := range a {
+					a[i], b[i] = rng.Float32()*2-1, rng.Float32()*1e3
+				}
+				a, b = a[off:], b[off:]
+				want := make([]float32, n)
+				combineInto(Sum, want, a, b)
+				scale(want, s)
+				sum2Scale(a, b, s)
+				for i := range want {
+					if math.Float32bits(a[i]) != math.Float32bits(want[i]) || math.Float32bits(b[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("n=%d off=%d s=%v: element %d is %v and %v; want %v in both", n, off, s, i, a[i], b[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
