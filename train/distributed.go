@@ -30,30 +30,45 @@ type StepTiming struct {
 }
 
 // StepTimingLog writes one JSON line per StepTiming; it is safe for use by
-// several goroutines.
+// several goroutines. Lines are written in blocks of some 32 KB, not one
+// system call per step; Flush writes the rest.
 type StepTimingLog struct {
-	mu  sync.Mutex // guards w and err
+	mu  sync.Mutex // guards w, buf and err
 	w   io.Writer
+	buf []byte
 	err error
 }
+
+// stepLogBlock is how much StepTimingLog gathers before it writes.
+const stepLogBlock = 32 << 10
 
 // NewStepTimingLog returns a log writing to w.
 func NewStepTimingLog(w io.Writer) *StepTimingLog { return &StepTimingLog{w: w} }
 
-// Add writes t as one JSON line; the first write error is kept for Err.
+// Add writes t as one JSON line; the first write error is kept for Flush.
 func (l *StepTimingLog) Add(t StepTiming) {
 	b, _ := json.Marshal(t)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.err == nil {
-		_, l.err = l.w.Write(append(b, '\n'))
+	l.buf = append(append(l.buf, b...), '\n')
+	if len(l.buf) >= stepLogBlock {
+		l.writeLocked()
 	}
 }
 
-// Err returns the first write error.
-func (l *StepTimingLog) Err() error {
+func (l *StepTimingLog) writeLocked() {
+	if l.err == nil && len(l.buf) > 0 {
+		_, l.err = l.w.Write(l.buf)
+	}
+	l.buf = l.buf[:0]
+}
+
+// Flush writes the lines not written yet and returns the first write
+// error.
+func (l *StepTimingLog) Flush() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.writeLocked()
 	return l.err
 }
 

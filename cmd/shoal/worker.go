@@ -399,6 +399,7 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 		}
 		defer f.Close()
 		stepLog = train.NewStepTimingLog(f)
+		defer stepLog.Flush() // on every return, before the file closes
 	}
 	var sum timingSum
 	// rebalance, with --balance, revises the split after each step.
@@ -669,8 +670,10 @@ func runWorker(cmd *cobra.Command, _ []string) error {
 			return err
 		}
 	}
-	if stepLog != nil && stepLog.Err() != nil {
-		return fmt.Errorf("worker: step log: %w", stepLog.Err())
+	if stepLog != nil {
+		if err := stepLog.Flush(); err != nil {
+			return fmt.Errorf("worker: step log: %w", err)
+		}
 	}
 	if rank != 0 {
 		return nil
