@@ -320,9 +320,18 @@ func TestAllReduceOneBucket(t *testing.T) {
 	const world, batch, steps = 2, 8, 10
 	x, labels := equivalenceData(world*batch*steps, 9)
 	want := trainAllReduce(t, world, batch, steps, 256, x, labels)[0]
+	for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
+		oneBucket(t, collectivetest.Config{Transport: transport}, world, batch, steps, x, labels, want)
+	}
+}
+
+// oneBucket trains with OneBucket over communicators built with cfg and
+// compares every rank's weights with want.
+func oneBucket(t *testing.T, cfg collectivetest.Config, world, batch, steps int, x []float32, labels []int32, want []float32) {
+	t.Helper()
 	out := make([][]float32, world)
 	var mu sync.Mutex
-	collectivetest.Run(t, world, func(c *collective.Communicator) {
+	collectivetest.RunWith(t, world, cfg, func(c *collective.Communicator) {
 		ctx := context.Background()
 		m, opt := equivalenceModel(t, uint64(1+c.Rank()))
 		s, err := NewAllReduce(ctx, c, m, AllReduceOptions{OneBucket: true, BucketBytes: 256})
@@ -330,6 +339,7 @@ func TestAllReduceOneBucket(t *testing.T) {
 			t.Error(err)
 			return
 		}
+		defer s.Close()
 		if bs := s.Buckets(); len(bs) != 1 || bs[0] != [2]int{0, m.NumParams()} {
 			t.Errorf("rank %d: OneBucket planned buckets %v; want one, [0, %d)", c.Rank(), bs, m.NumParams())
 		}
@@ -355,7 +365,7 @@ func TestAllReduceOneBucket(t *testing.T) {
 		}
 		for i := range want {
 			if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*max(1, math.Abs(float64(want[i]))) {
-				t.Fatalf("rank %d: weight %d is %v with one bucket, %v with several; want equal within 1e-6", r, i, got[i], want[i])
+				t.Fatalf("over %q: rank %d: weight %d is %v with one bucket, %v with several; want equal within 1e-6", cfg.Transport, r, i, got[i], want[i])
 			}
 		}
 	}

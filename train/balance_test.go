@@ -58,7 +58,6 @@ func TestWeightedAllReduceEquivalence(t *testing.T) {
 		for _, b := range sizes {
 			global += b
 		}
-		world := len(sizes)
 		x, labels := equivalenceData(global*steps, 11)
 		ref, opt := equivalenceModel(t, 1)
 		tr, err := New(ref, Options{Optimizer: opt})
@@ -70,53 +69,66 @@ func TestWeightedAllReduceEquivalence(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		want := ref.Values()
-		got := make([][]float32, world)
-		var mu sync.Mutex
-		collectivetest.Run(t, world, func(c *collective.Communicator) {
-			ctx := context.Background()
-			m, opt := equivalenceModel(t, uint64(1+c.Rank()))
-			s, err := NewAllReduce(ctx, c, m, AllReduceOptions{BucketBytes: 256})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			s.SetWeight(float64(sizes[c.Rank()]) / float64(global))
-			tr, err := New(m, Options{Optimizer: opt, Strategy: s})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			off := 0
-			for _, b := range sizes[:c.Rank()] {
-				off += b
-			}
-			for step := range steps {
-				lo := step*global + off
-				if _, err := tr.Step(ctx, batchOf(x, labels, lo, lo+sizes[c.Rank()])); err != nil {
-					t.Errorf("rank %d: %v", c.Rank(), err)
-					return
-				}
-			}
-			mu.Lock()
-			got[c.Rank()] = append([]float32(nil), m.Values()...)
-			mu.Unlock()
-		})
-		scale := 0.0
-		for _, v := range want {
-			scale = max(scale, math.Abs(float64(v)))
+		for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
+			weightedAllReduce(t, collectivetest.Config{Transport: transport}, sizes, steps, x, labels, ref.Values())
 		}
-		for r, g := range got {
-			if g == nil {
-				t.Fatalf("sizes %v: rank %d returned no weights", sizes, r)
+	}
+}
+
+// weightedAllReduce trains workers with batches of sizes over communicators
+// built with cfg and compares every rank's weights with want.
+func weightedAllReduce(t *testing.T, cfg collectivetest.Config, sizes []int, steps int, x []float32, labels []int32, want []float32) {
+	t.Helper()
+	global, world := 0, len(sizes)
+	for _, b := range sizes {
+		global += b
+	}
+	got := make([][]float32, world)
+	var mu sync.Mutex
+	collectivetest.RunWith(t, world, cfg, func(c *collective.Communicator) {
+		ctx := context.Background()
+		m, opt := equivalenceModel(t, uint64(1+c.Rank()))
+		s, err := NewAllReduce(ctx, c, m, AllReduceOptions{BucketBytes: 256})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer s.Close()
+		s.SetWeight(float64(sizes[c.Rank()]) / float64(global))
+		tr, err := New(m, Options{Optimizer: opt, Strategy: s})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		off := 0
+		for _, b := range sizes[:c.Rank()] {
+			off += b
+		}
+		for step := range steps {
+			lo := step*global + off
+			if _, err := tr.Step(ctx, batchOf(x, labels, lo, lo+sizes[c.Rank()])); err != nil {
+				t.Errorf("rank %d: %v", c.Rank(), err)
+				return
 			}
-			worst := 0.0
-			for i := range want {
-				worst = max(worst, math.Abs(float64(g[i]-want[i]))/scale)
-			}
-			if worst > 1e-5 {
-				t.Errorf("batch sizes %v: rank %d differs from one worker with batch %d by %.3g (relative to the largest weight); want <= 1e-5", sizes, r, global, worst)
-			}
+		}
+		mu.Lock()
+		got[c.Rank()] = append([]float32(nil), m.Values()...)
+		mu.Unlock()
+	})
+	scale := 0.0
+	for _, v := range want {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	for r, g := range got {
+		if g == nil {
+			t.Fatalf("sizes %v: rank %d returned no weights", sizes, r)
+		}
+		worst := 0.0
+		for i := range want {
+			worst = max(worst, math.Abs(float64(g[i]-want[i]))/scale)
+		}
+		if worst > 1e-5 {
+			t.Errorf("over %q, batch sizes %v: rank %d differs from one worker with batch %d by %.3g (relative to the largest weight); want <= 1e-5", cfg.Transport, sizes, r, global, worst)
 		}
 	}
 }
