@@ -133,10 +133,6 @@ func (r *opRun) groupAllReduceShared(g *shmGroup, a *sharedArena, off int, buf [
 		return err
 	}
 	lo, hi := shardRange(len(buf), n, g.rank)
-	// Ranks 0 and 1 reduce into their own buffer: its element i is read
-	// before it is written, and is the first or second term. A later
-	// rank's would be overwritten before it is added; they reduce into
-	// their staging area, in pieces.
 	tmp := g.slots[g.rank][g.nextHalf()]
 	if n == 2 && (op == Sum || op == Mean) {
 		// Both terms, both results, the mean's scaling: one pass.
@@ -145,11 +141,22 @@ func (r *opRun) groupAllReduceShared(g *shmGroup, a *sharedArena, off int, buf [
 			s = 1 / float32(n)
 		}
 		sum2Scale(a.views[0][off+lo:off+hi], a.views[1][off+lo:off+hi], s)
-		hi = lo
+	} else {
+		g.reduceShard(a, off+lo, off+hi, op, tmp)
 	}
+	return r.groupBarrier(g, call, "result barrier", 0)
+}
+
+// reduceShard reduces elements [lo, hi) of shared buffer a over every rank,
+// in rank order, and stores the result into every rank's buffer. Ranks 0
+// and 1 reduce into their own buffer: its element i is read before it is
+// written, and is the first or second term. A later rank's would be
+// overwritten before it is added; they reduce into tmp, in pieces.
+func (g *shmGroup) reduceShard(a *sharedArena, lo, hi int, op Op, tmp []float32) {
+	n := g.size
 	for start := lo; start < hi; start += len(tmp) {
 		end := min(hi, start+len(tmp))
-		part := func(j int) []float32 { return a.views[j][off+start : off+end] }
+		part := func(j int) []float32 { return a.views[j][start:end] }
 		dst := tmp[:end-start]
 		if g.rank < 2 {
 			dst = part(g.rank)
@@ -167,5 +174,4 @@ func (r *opRun) groupAllReduceShared(g *shmGroup, a *sharedArena, off int, buf [
 			}
 		}
 	}
-	return r.groupBarrier(g, call, "result barrier", 0)
 }
