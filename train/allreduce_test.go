@@ -67,6 +67,15 @@ func trainAllReduce(t *testing.T, world, batch, steps, bucketBytes int, x []floa
 	return trainAllReduceWith(t, collectivetest.Config{}, world, batch, steps, bucketBytes, x, labels)
 }
 
+// checkShared checks that s keeps the gradients in shared memory exactly
+// when the ranks share a host over shared memory.
+func checkShared(t *testing.T, s *AllReduce, cfg collectivetest.Config, world int) {
+	t.Helper()
+	if shared := s.private != nil; shared != (cfg.Transport == collective.TransportSHM && world > 1) {
+		t.Errorf("rank %d over %q: gradients in shared memory %v", s.comm.Rank(), cfg.Transport, shared)
+	}
+}
+
 // trainAllReduceWith is trainAllReduce over communicators built with cfg.
 func trainAllReduceWith(t *testing.T, cfg collectivetest.Config, world, batch, steps, bucketBytes int, x []float32, labels []int32) [][]float32 {
 	t.Helper()
@@ -81,9 +90,7 @@ func trainAllReduceWith(t *testing.T, cfg collectivetest.Config, world, batch, s
 			return
 		}
 		defer s.Close()
-		if shared := s.private != nil; shared != (cfg.Transport == collective.TransportSHM && world > 1) {
-			t.Errorf("rank %d over %q: gradients in shared memory %v", c.Rank(), cfg.Transport, shared)
-		}
+		checkShared(t, s, cfg, world)
 		tr, err := New(m, Options{Optimizer: opt, Strategy: s})
 		if err != nil {
 			t.Error(err)
@@ -340,6 +347,7 @@ func oneBucket(t *testing.T, cfg collectivetest.Config, world, batch, steps int,
 			return
 		}
 		defer s.Close()
+		checkShared(t, s, cfg, world)
 		if bs := s.Buckets(); len(bs) != 1 || bs[0] != [2]int{0, m.NumParams()} {
 			t.Errorf("rank %d: OneBucket planned buckets %v; want one, [0, %d)", c.Rank(), bs, m.NumParams())
 		}

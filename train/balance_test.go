@@ -94,6 +94,7 @@ func weightedAllReduce(t *testing.T, cfg collectivetest.Config, sizes []int, ste
 			return
 		}
 		defer s.Close()
+		checkShared(t, s, cfg, world)
 		s.SetWeight(float64(sizes[c.Rank()]) / float64(global))
 		tr, err := New(m, Options{Optimizer: opt, Strategy: s})
 		if err != nil {
