@@ -27,6 +27,16 @@ func TestAddScaleInto(t *testing.T) {
 	}
 }
 
+// randomPair returns two random slices of n elements that start off
+// elements into their arrays, so that vector loads are misaligned.
+func randomPair(rng *rand.Rand, n, off int) (a, b []float32) {
+	a, b = make([]float32, n+off), make([]float32, n+off)
+	for i := range a {
+		a[i], b[i] = rng.Float32()*2-1, rng.Float32()*1e3
+	}
+	return a[off:], b[off:]
+}
+
 // TestAddIntoMatchesLoop checks the vector additions behind addInto and
 // combineInto against a plain loop, bit for bit, on lengths around the
 // vector width and with misaligned starts.
@@ -34,12 +44,7 @@ func TestAddIntoMatchesLoop(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{0, 1, 7, 31, 32, 33, 63, 64, 65, 100, 1023, 4099} {
 		for _, off := range []int{0, 1, 3} {
-			a := make([]float32, n+off)
-			b := make([]float32, n+off)
-			for i := range a {
-				a[i], b[i] = rng.Float32()*2-1, rng.Float32()*1e3
-			}
-			a, b = a[off:], b[off:]
+			a, b := randomPair(rng, n, off)
 			want := make([]float32, n)
 			for i := range want {
 				want[i] = a[i] + b[i]
@@ -68,12 +73,7 @@ func TestSum2Scale(t *testing.T) {
 	for _, n := range []int{0, 1, 31, 32, 33, 127, 128, 129, 4099} {
 		for _, off := range []int{0, 1} {
 			for _, s := range []float32{1, 0.5} {
-				a := make([]float32, n+off)
-				b := make([]float32, n+off)
-				for i := range a {
-					a[i], b[i] = rng.Float32()*2-1, rng.Float32()*1e3
-				}
-				a, b = a[off:], b[off:]
+				a, b := randomPair(rng, n, off)
 				want := make([]float32, n)
 				combineInto(Sum, want, a, b)
 				scale(want, s)

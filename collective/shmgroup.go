@@ -284,9 +284,14 @@ func shareFile(tr fileExchange, rank, size int, n int64, decline bool, what stri
 			}
 		}
 	}
-	if name != "" {
-		defer os.Remove(name)
+	// The file goes once every rank has answered, or on an early return.
+	unlink := func() {
+		if name != "" {
+			os.Remove(name)
+			name = ""
+		}
 	}
+	defer unlink()
 	msg := make([]byte, groupNameBytes)
 	copy(msg, name)
 	for peer := 1; peer < size; peer++ {
@@ -302,9 +307,7 @@ func shareFile(tr fileExchange, rank, size int, n int64, decline bool, what stri
 		}
 		ok = ok && ack[0] == 1
 	}
-	if name != "" {
-		os.Remove(name)
-	}
+	unlink()
 	decision := []byte{0, 0, 0, 0}
 	if ok {
 		decision[0] = 1

@@ -130,10 +130,6 @@ func TestAllReduceEquivalence(t *testing.T) {
 			}
 		}
 		want := ref.Values()
-		scale := 0.0
-		for _, v := range want {
-			scale = max(scale, math.Abs(float64(v)))
-		}
 		for _, transport := range []string{collective.TransportTCP, collective.TransportSHM} {
 			for _, bucketBytes := range []int{0, 256} {
 				cfg := collectivetest.Config{Transport: transport}
@@ -142,11 +138,7 @@ func TestAllReduceEquivalence(t *testing.T) {
 					if g == nil {
 						t.Fatalf("world %d: rank %d returned no weights", world, r)
 					}
-					worst := 0.0
-					for i := range want {
-						worst = max(worst, math.Abs(float64(g[i]-want[i]))/scale)
-					}
-					if worst > 1e-5 {
+					if worst := relDiff(g, want); worst > 1e-5 {
 						t.Errorf("world %d over %s, bucket %d B: rank %d differs from one worker with batch %d by %.3g (relative to the largest weight); want <= 1e-5",
 							world, transport, bucketBytes, r, world*batch, worst)
 					}
@@ -193,10 +185,6 @@ func TestAllReduceCompression(t *testing.T) {
 	const world, batch, steps = 2, 8, 20
 	x, labels := equivalenceData(world*batch*steps, 7)
 	plain := trainAllReduce(t, world, batch, steps, 256, x, labels)[0]
-	scale := 0.0
-	for _, v := range plain {
-		scale = max(scale, math.Abs(float64(v)))
-	}
 	for _, comp := range []collective.Compression{collective.BF16, collective.FP16} {
 		cfg := collectivetest.Config{Options: collective.Options{Compression: comp}}
 		got := trainAllReduceWith(t, cfg, world, batch, steps, 256, x, labels)
@@ -210,9 +198,8 @@ func TestAllReduceCompression(t *testing.T) {
 				}
 			}
 		}
-		worst, differ := 0.0, 0
+		worst, differ := relDiff(got[0], plain), 0
 		for i := range plain {
-			worst = max(worst, math.Abs(float64(got[0][i]-plain[i]))/scale)
 			if got[0][i] != plain[i] {
 				differ++
 			}

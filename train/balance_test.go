@@ -116,19 +116,11 @@ func weightedAllReduce(t *testing.T, cfg collectivetest.Config, sizes []int, ste
 		got[c.Rank()] = append([]float32(nil), m.Values()...)
 		mu.Unlock()
 	})
-	scale := 0.0
-	for _, v := range want {
-		scale = max(scale, math.Abs(float64(v)))
-	}
 	for r, g := range got {
 		if g == nil {
 			t.Fatalf("sizes %v: rank %d returned no weights", sizes, r)
 		}
-		worst := 0.0
-		for i := range want {
-			worst = max(worst, math.Abs(float64(g[i]-want[i]))/scale)
-		}
-		if worst > 1e-5 {
+		if worst := relDiff(g, want); worst > 1e-5 {
 			t.Errorf("over %q, batch sizes %v: rank %d differs from one worker with batch %d by %.3g (relative to the largest weight); want <= 1e-5", cfg.Transport, sizes, r, global, worst)
 		}
 	}

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,37 +31,24 @@ type StepTiming struct {
 }
 
 // StepTimingLog writes one JSON line per StepTiming; it is safe for use by
-// several goroutines. Lines are written in blocks of some 32 KB, not one
-// system call per step; Flush writes the rest.
+// several goroutines. Lines go out in blocks of 32 KB, not one system call
+// per step; Flush writes the rest.
 type StepTimingLog struct {
-	mu  sync.Mutex // guards w, buf and err
-	w   io.Writer
-	buf []byte
-	err error
+	mu sync.Mutex // guards w
+	w  *bufio.Writer
 }
 
-// stepLogBlock is how much StepTimingLog gathers before it writes.
-const stepLogBlock = 32 << 10
-
 // NewStepTimingLog returns a log writing to w.
-func NewStepTimingLog(w io.Writer) *StepTimingLog { return &StepTimingLog{w: w} }
+func NewStepTimingLog(w io.Writer) *StepTimingLog {
+	return &StepTimingLog{w: bufio.NewWriterSize(w, 32<<10)}
+}
 
 // Add writes t as one JSON line; the first write error is kept for Flush.
 func (l *StepTimingLog) Add(t StepTiming) {
 	b, _ := json.Marshal(t)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.buf = append(append(l.buf, b...), '\n')
-	if len(l.buf) >= stepLogBlock {
-		l.writeLocked()
-	}
-}
-
-func (l *StepTimingLog) writeLocked() {
-	if l.err == nil && len(l.buf) > 0 {
-		_, l.err = l.w.Write(l.buf)
-	}
-	l.buf = l.buf[:0]
+	l.w.Write(append(b, '\n'))
 }
 
 // Flush writes the lines not written yet and returns the first write
@@ -68,8 +56,7 @@ func (l *StepTimingLog) writeLocked() {
 func (l *StepTimingLog) Flush() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.writeLocked()
-	return l.err
+	return l.w.Flush()
 }
 
 // Timeline records spans of work per rank and thread and writes them in

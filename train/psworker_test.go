@@ -37,17 +37,22 @@ func referenceWeights(t *testing.T, world, batch, steps int, optName string, x [
 	return m.Values()
 }
 
-func checkClose(t *testing.T, what string, got, want []float32) {
-	t.Helper()
-	scale := 0.0
+// relDiff returns the largest difference between got and want, relative
+// to want's largest magnitude.
+func relDiff(got, want []float32) float64 {
+	scale, worst := 0.0, 0.0
 	for _, v := range want {
 		scale = max(scale, math.Abs(float64(v)))
 	}
-	worst := 0.0
 	for i := range want {
-		worst = max(worst, math.Abs(float64(got[i]-want[i]))/scale)
+		worst = max(worst, math.Abs(float64(got[i]-want[i])))
 	}
-	if worst > 1e-5 {
+	return worst / scale
+}
+
+func checkClose(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	if worst := relDiff(got, want); worst > 1e-5 {
 		t.Errorf("%s: weights differ from one worker with the whole batch by %.3g (relative); want <= 1e-5", what, worst)
 	}
 }
