@@ -17,16 +17,30 @@ type adamConsts struct {
 //go:noescape
 func adamAVX512(p, grad, m, v *float32, n int, k *adamConsts)
 
-var haveAVX512 = cpu.X86.HasAVX512F
+// adamAVX2 is adamAVX512 on 8 elements at a time, n a multiple of 8.
+//
+//go:noescape
+func adamAVX2(p, grad, m, v *float32, n int, k *adamConsts)
 
-// adamVector updates the largest multiple of 16 elements it can with the
-// vector kernel and returns how many it did.
+var (
+	haveAVX512 = cpu.X86.HasAVX512F
+	haveAVX2   = cpu.X86.HasAVX2
+)
+
+// adamVector updates the largest multiple of 16 (AVX-512) or 8 (AVX2)
+// elements it can with a vector kernel and returns how many it did.
 func adamVector(p, g, m, v []float32, k *adamConsts) int {
-	n := len(p) &^ 15
-	if !haveAVX512 || n == 0 {
-		return 0
+	switch {
+	case haveAVX512 && len(p) >= 16:
+		n := len(p) &^ 15
+		_, _, _ = g[n-1], m[n-1], v[n-1]
+		adamAVX512(&p[0], &g[0], &m[0], &v[0], n, k)
+		return n
+	case haveAVX2 && len(p) >= 8:
+		n := len(p) &^ 7
+		_, _, _ = g[n-1], m[n-1], v[n-1]
+		adamAVX2(&p[0], &g[0], &m[0], &v[0], n, k)
+		return n
 	}
-	_, _, _ = g[n-1], m[n-1], v[n-1]
-	adamAVX512(&p[0], &g[0], &m[0], &v[0], n, k)
-	return n
+	return 0
 }

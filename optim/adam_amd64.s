@@ -7,7 +7,8 @@
 // Per element, unfused, as the Go loop does it:
 //   m = flush(b1*m + c1*g); v = flush(b2*v + c2*g*g)
 //   p = p - stepSize * (m / (sqrt(v)*invSqrtBc2 + eps))
-// where flush zeroes values below the smallest normal float32.
+// where flush zeroes values below the smallest normal float32 in magnitude
+// (and keeps NaN, as the Go loop does).
 TEXT ·adamAVX512(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), DI
 	MOVQ grad+8(FP), SI
@@ -37,7 +38,7 @@ loop:
 	VMULPS Z11, Z0, Z3 // c1*g
 	VADDPS Z3, Z1, Z1  // m
 	VPANDD Z18, Z1, Z3
-	VCMPPS $0x1d, Z17, Z3, K1 // |m| >= tiny
+	VCMPPS $0x15, Z17, Z3, K1 // not |m| < tiny: NaN stays
 	VMOVAPS.Z Z1, K1, Z1
 
 	VMULPS Z12, Z2, Z2 // b2*v
@@ -45,7 +46,7 @@ loop:
 	VMULPS Z0, Z3, Z3  // c2*g*g
 	VADDPS Z3, Z2, Z2  // v
 	VPANDD Z18, Z2, Z3
-	VCMPPS $0x1d, Z17, Z3, K2 // |v| >= tiny
+	VCMPPS $0x15, Z17, Z3, K2 // not |v| < tiny
 	VMOVAPS.Z Z2, K2, Z2
 
 	VSQRTPS Z2, Z4
@@ -67,5 +68,73 @@ loop:
 	JMP  loop
 
 done:
+	VZEROUPPER
+	RET
+
+// func adamAVX2(p, grad, m, v *float32, n int, k *adamConsts)
+//
+// adamAVX512's update on 8 elements at a time, for CPUs without AVX-512:
+// the same operations in the same order, the flush done with a compare
+// mask and an AND.
+TEXT ·adamAVX2(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), DI
+	MOVQ grad+8(FP), SI
+	MOVQ m+16(FP), R8
+	MOVQ v+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVQ k+40(FP), AX
+	VBROADCASTSS 0(AX), Y10  // b1
+	VBROADCASTSS 4(AX), Y11  // c1
+	VBROADCASTSS 8(AX), Y12  // b2
+	VBROADCASTSS 12(AX), Y13 // c2
+	VBROADCASTSS 16(AX), Y14 // stepSize
+	VBROADCASTSS 20(AX), Y15 // invSqrtBc2
+	VBROADCASTSS 24(AX), Y8  // eps
+	VBROADCASTSS 28(AX), Y7  // tiny: smallest normal
+	MOVL $0x7fffffff, BX
+	MOVD BX, X9
+	VPBROADCASTD X9, Y9      // abs mask
+
+loop2:
+	CMPQ CX, $8
+	JLT  done2
+	VMOVUPS (SI), Y0 // g
+	VMOVUPS (R8), Y1 // m
+	VMOVUPS (R9), Y2 // v
+
+	VMULPS Y10, Y1, Y1 // b1*m
+	VMULPS Y11, Y0, Y3 // c1*g
+	VADDPS Y3, Y1, Y1  // m
+	VANDPS Y9, Y1, Y3
+	VCMPPS $0x15, Y7, Y3, Y3 // not |m| < tiny: NaN stays
+	VANDPS Y3, Y1, Y1
+
+	VMULPS Y12, Y2, Y2 // b2*v
+	VMULPS Y13, Y0, Y3 // c2*g
+	VMULPS Y0, Y3, Y3  // c2*g*g
+	VADDPS Y3, Y2, Y2  // v
+	VANDPS Y9, Y2, Y3
+	VCMPPS $0x15, Y7, Y3, Y3 // not |v| < tiny
+	VANDPS Y3, Y2, Y2
+
+	VSQRTPS Y2, Y4
+	VMULPS  Y15, Y4, Y4 // * invSqrtBc2
+	VADDPS  Y8, Y4, Y4  // + eps
+	VDIVPS  Y4, Y1, Y5  // m / den
+	VMULPS  Y14, Y5, Y5 // * stepSize
+	VMOVUPS (DI), Y6
+	VSUBPS  Y5, Y6, Y6  // p - ...
+
+	VMOVUPS Y6, (DI)
+	VMOVUPS Y1, (R8)
+	VMOVUPS Y2, (R9)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, CX
+	JMP  loop2
+
+done2:
 	VZEROUPPER
 	RET

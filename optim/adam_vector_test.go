@@ -6,11 +6,20 @@ import (
 	"testing"
 )
 
-// TestAdamVectorMatchesScalar: the assembly kernel (where the CPU has one)
-// and the Go loop give the same bits, including for gradients that drive
-// the moments into the subnormal range.
+// TestAdamVectorMatchesScalar: each assembly kernel the CPU has and the Go
+// loop give the same bits, including for gradients that drive the moments
+// into the subnormal range; a NaN gradient makes the same elements NaN.
 func TestAdamVectorMatchesScalar(t *testing.T) {
-	for _, n := range []int{1, 15, 16, 17, 100, 1000, 4099} {
+	for _, kernel := range vectorKernels() {
+		t.Run(kernel.name, func(t *testing.T) {
+			defer kernel.use()()
+			testAdamVectorMatchesScalar(t)
+		})
+	}
+}
+
+func testAdamVectorMatchesScalar(t *testing.T) {
+	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 100, 1000, 4099} {
 		rng := rand.New(rand.NewPCG(uint64(n), 1))
 		p0, g0 := make([]float32, n), make([]float32, n)
 		for i := range p0 {
@@ -25,6 +34,9 @@ func TestAdamVectorMatchesScalar(t *testing.T) {
 			default:
 				g0[i] = float32(rng.NormFloat64() * 1e-3)
 			}
+		}
+		if n > 50 {
+			g0[41] = float32(math.NaN())
 		}
 		run := func(scalar bool) ([]float32, []float32) {
 			adamScalarOnly = scalar
@@ -45,14 +57,25 @@ func TestAdamVectorMatchesScalar(t *testing.T) {
 		pv, sv := run(false)
 		ps, ss := run(true)
 		for i := range pv {
-			if math.Float32bits(pv[i]) != math.Float32bits(ps[i]) {
+			if !sameFloat(pv[i], ps[i]) {
 				t.Fatalf("n=%d: param %d = %v (vector) vs %v (scalar)", n, i, pv[i], ps[i])
 			}
 		}
 		for i := range sv {
-			if math.Float32bits(sv[i]) != math.Float32bits(ss[i]) {
+			if !sameFloat(sv[i], ss[i]) {
 				t.Fatalf("n=%d: state %d = %v (vector) vs %v (scalar)", n, i, sv[i], ss[i])
 			}
 		}
+		if n > 50 && !math.IsNaN(float64(pv[41])) {
+			t.Fatalf("n=%d: a NaN gradient left param 41 = %v", n, pv[41])
+		}
 	}
+}
+
+// sameFloat: the same bits, or both NaN (whose payloads may differ).
+func sameFloat(a, b float32) bool {
+	if a != a && b != b {
+		return true
+	}
+	return math.Float32bits(a) == math.Float32bits(b)
 }

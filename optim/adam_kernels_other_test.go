@@ -1,0 +1,12 @@
+//go:build !amd64 || noasm
+
+package optim
+
+// vectorKernel is one of the Adam kernels this CPU can run.
+type vectorKernel struct {
+	name string
+	use  func() (restore func())
+}
+
+// vectorKernels: none without the assembly kernels.
+func vectorKernels() []vectorKernel { return nil }
