@@ -159,8 +159,11 @@ func (o *adamCore) update(lo, hi int, decayed bool) {
 	b1, b2, eps := o.b1, o.b2, o.eps32
 	c1, c2 := o.c1, o.c2
 	stepSize, invSqrtBc2 := o.stepSize, o.invSqrtBc2
-	if shrink == 1 && wd == 0 && !adamScalarOnly {
-		k := adamConsts{b1: b1, c1: c1, b2: b2, c2: c2, stepSize: stepSize, invSqrtBc2: invSqrtBc2, eps: eps, tiny: 0x1p-126}
+	if !adamScalarOnly {
+		k := adamConsts{b1: b1, c1: c1, b2: b2, c2: c2, stepSize: stepSize, invSqrtBc2: invSqrtBc2, eps: eps, tiny: 0x1p-126, shrink: shrink, wd: wd}
+		if shrink != 1 || wd != 0 {
+			k.decay = 1
+		}
 		done := adamVector(p, g, m, v, &k)
 		p, g, m, v = p[done:], g[done:], m[done:], v[done:]
 	}

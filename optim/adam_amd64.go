@@ -8,9 +8,14 @@ import "golang.org/x/sys/cpu"
 // adamAVX512 reads them.
 type adamConsts struct {
 	b1, c1, b2, c2, stepSize, invSqrtBc2, eps, tiny float32
+	// With decay set, the kernel first multiplies each parameter by
+	// shrink (AdamW's decoupled decay; 1 for Adam) and, where wd is not
+	// zero, adds wd times it to the gradient (Adam's L2 term).
+	shrink, wd float32
+	decay      uint64
 }
 
-// adamAVX512 runs the Adam update (no weight decay) on n elements, n a
+// adamAVX512 runs the Adam update, weight decay included, on n elements, n a
 // multiple of 16, with the same operations in the same order as the Go
 // loop, so that both give the same bits. Implemented in adam_amd64.s.
 //

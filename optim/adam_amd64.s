@@ -4,7 +4,9 @@
 
 // func adamAVX512(p, grad, m, v *float32, n int, k *adamConsts)
 //
-// Per element, unfused, as the Go loop does it:
+// Per element, unfused, as the Go loop does it, where k.decay is set:
+//   p = p*shrink; g = g + wd*p (only where wd is not zero)
+// and then
 //   m = flush(b1*m + c1*g); v = flush(b2*v + c2*g*g)
 //   p = p - stepSize * (m / (sqrt(v)*invSqrtBc2 + eps))
 // where flush zeroes values below the smallest normal float32 in magnitude
@@ -24,8 +26,13 @@ TEXT ·adamAVX512(SB), NOSPLIT, $0-48
 	VBROADCASTSS 20(AX), Z15 // invSqrtBc2
 	VBROADCASTSS 24(AX), Z16 // eps
 	VBROADCASTSS 28(AX), Z17 // tiny: smallest normal
+	VBROADCASTSS 32(AX), Z19 // shrink
+	VBROADCASTSS 36(AX), Z20 // wd
 	MOVL $0x7fffffff, BX
 	VPBROADCASTD BX, Z18     // abs mask
+	MOVQ 40(AX), DX          // decay: nonzero to apply shrink and wd
+	MOVL 36(AX), BX          // wd's bits: nonzero to add the L2 term
+	ANDL $0x7fffffff, BX     // -0 too adds nothing
 
 loop:
 	CMPQ CX, $16
@@ -33,6 +40,16 @@ loop:
 	VMOVUPS (SI), Z0 // g
 	VMOVUPS (R8), Z1 // m
 	VMOVUPS (R9), Z2 // v
+	VMOVUPS (DI), Z6 // p
+	TESTQ   DX, DX
+	JZ      update
+	VMULPS  Z19, Z6, Z6 // p*shrink (AdamW; shrink is 1 for Adam)
+	TESTQ   BX, BX
+	JZ      update
+	VMULPS  Z6, Z20, Z3 // wd*p (Adam's L2 term)
+	VADDPS  Z3, Z0, Z0  // g + wd*p
+
+update:
 
 	VMULPS Z10, Z1, Z1 // b1*m
 	VMULPS Z11, Z0, Z3 // c1*g
@@ -54,7 +71,6 @@ loop:
 	VADDPS  Z16, Z4, Z4 // + eps
 	VDIVPS  Z4, Z1, Z5  // m / den
 	VMULPS  Z14, Z5, Z5 // * stepSize
-	VMOVUPS (DI), Z6
 	VSUBPS  Z5, Z6, Z6  // p - ...
 
 	VMOVUPS Z6, (DI)
@@ -94,6 +110,9 @@ TEXT ·adamAVX2(SB), NOSPLIT, $0-48
 	MOVL $0x7fffffff, BX
 	MOVD BX, X9
 	VPBROADCASTD X9, Y9      // abs mask
+	MOVQ 40(AX), DX          // decay: nonzero to apply shrink and wd
+	MOVL 36(AX), BX          // wd's bits: nonzero to add the L2 term
+	ANDL $0x7fffffff, BX     // -0 too adds nothing
 
 loop2:
 	CMPQ CX, $8
@@ -101,6 +120,18 @@ loop2:
 	VMOVUPS (SI), Y0 // g
 	VMOVUPS (R8), Y1 // m
 	VMOVUPS (R9), Y2 // v
+	VMOVUPS (DI), Y6 // p
+	TESTQ   DX, DX
+	JZ      update2
+	VBROADCASTSS 32(AX), Y3
+	VMULPS  Y3, Y6, Y6 // p*shrink
+	TESTQ   BX, BX
+	JZ      update2
+	VBROADCASTSS 36(AX), Y3
+	VMULPS  Y6, Y3, Y3 // wd*p
+	VADDPS  Y3, Y0, Y0 // g + wd*p
+
+update2:
 
 	VMULPS Y10, Y1, Y1 // b1*m
 	VMULPS Y11, Y0, Y3 // c1*g
@@ -122,7 +153,6 @@ loop2:
 	VADDPS  Y8, Y4, Y4  // + eps
 	VDIVPS  Y4, Y1, Y5  // m / den
 	VMULPS  Y14, Y5, Y5 // * stepSize
-	VMOVUPS (DI), Y6
 	VSUBPS  Y5, Y6, Y6  // p - ...
 
 	VMOVUPS Y6, (DI)
