@@ -238,13 +238,21 @@ func (t *Tape) GradOf(v *Var) *tensor.Tensor {
 // Parameters' gradients accumulate; OnGradReady's hook fires for each
 // parameter as soon as its gradient is final.
 func (t *Tape) Backward(loss *Var) {
+	t.BackwardScaled(loss, 1)
+}
+
+// BackwardScaled is Backward with the loss's own gradient set to s instead
+// of 1: every gradient comes out multiplied by s, at no extra pass over
+// them (a worker whose share of a global batch is s weights its gradient
+// this way).
+func (t *Tape) BackwardScaled(loss *Var, s float32) {
 	if t == nil || t.mode != Training {
 		panic("autograd: Backward on a tape that does not record")
 	}
 	if loss.Value.Len() != 1 {
 		panic("autograd: Backward from a non-scalar of shape " + shapeString(loss.Value.Shape))
 	}
-	tensor.Fill(t.GradOf(loss), 1)
+	tensor.Fill(t.GradOf(loss), s)
 	t.BackwardFrom()
 }
 

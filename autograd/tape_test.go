@@ -125,6 +125,26 @@ func TestGradientsAccumulateAndTapeReuses(t *testing.T) {
 	}
 }
 
+// TestBackwardScaled: seeding backward with s gives s times Backward's
+// gradients (exactly for a power of two).
+func TestBackwardScaled(t *testing.T) {
+	for _, s := range []float32{0.25, 0.3} {
+		c := newChain()
+		tape := autograd.NewTape(autograd.Training)
+		tape.Backward(c.loss(tape, input()))
+		plain := append([]float32(nil), c.grads...)
+		clear(c.grads)
+		tape.Reset()
+		tape.BackwardScaled(c.loss(tape, input()), s)
+		for i, g := range c.grads {
+			want := s * plain[i]
+			if d := g - want; d > 1e-6 || d < -1e-6 || (s == 0.25 && g != want) {
+				t.Fatalf("s=%v: grad[%d] = %v; want %v", s, i, g, want)
+			}
+		}
+	}
+}
+
 func TestNoGradRecordsNothing(t *testing.T) {
 	c := newChain()
 	for _, tape := range []*autograd.Tape{autograd.NewTape(autograd.NoGrad), nil} {

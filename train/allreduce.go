@@ -172,8 +172,9 @@ type AllReduce struct {
 	// overlaps; built once.
 	bucketsOf map[*autograd.Var][]int
 	next      int // the first bucket not yet started in this step
-	// weight, when weighted, scales this rank's gradients before a sum
-	// over ranks (workers with batches of different sizes).
+	// weight, when weighted, is this rank's share of the global batch: the
+	// factor backward multiplies its gradients by (GradScale) before they
+	// are summed over ranks (workers with batches of different sizes).
 	weight   float32
 	weighted bool
 	// private is the model's own gradient arena while its gradients live
@@ -249,9 +250,19 @@ func (a *AllReduce) Close() error {
 // instead of the plain mean: with --balance, workers take batches of
 // different sizes, and the weighted sum is the gradient of the whole
 // global batch, the one a single worker would compute. The weights of all
-// ranks must add up to 1. A weight <= 0 returns to the mean.
+// ranks must add up to 1. A weight <= 0 returns to the mean. The Trainer
+// multiplies the gradients by w in backward (GradScale), so the exchange
+// only sums them.
 func (a *AllReduce) SetWeight(w float64) {
 	a.weight, a.weighted = float32(w), w > 0
+}
+
+// GradScale is the weight of SetWeight, or 1 for the mean; see GradScaler.
+func (a *AllReduce) GradScale() float32 {
+	if a.weighted {
+		return a.weight
+	}
+	return 1
 }
 
 // startBucket starts the allreduce of bucket k.
@@ -261,10 +272,7 @@ func (a *AllReduce) startBucket(ctx context.Context, grads []float32, k int) {
 	g := grads[b.lo:b.hi]
 	op := collective.Mean
 	if a.weighted {
-		for i := range g {
-			g[i] *= a.weight
-		}
-		op = collective.Sum
+		op = collective.Sum // of gradients weighted in backward
 	}
 	if a.opts.OneBucket {
 		// Nothing runs beside it: run it here, before the scheduler can

@@ -30,6 +30,15 @@ type Strategy interface {
 	EndStep(ctx context.Context, step int64, params []float32) error
 }
 
+// GradScaler is a Strategy that wants each step's gradients multiplied by
+// a factor (a worker's share of an uneven global batch). The trainer gets
+// it with BackwardScaled, so the gradients come out of backward already
+// multiplied.
+type GradScaler interface {
+	// GradScale returns the factor for the step about to run.
+	GradScale() float32
+}
+
 // LocalUpdate is the Update of strategies that run the optimizer on every
 // worker; embed it in a Strategy.
 type LocalUpdate struct{}

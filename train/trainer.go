@@ -287,7 +287,11 @@ func (t *Trainer) stepOn(ctx context.Context, x, y *tensor.Tensor, labels []int3
 		return st, fmt.Errorf("%w at step %d (loss %v); lower the learning rate or set clip_norm", ErrNonFinite, t.step, st.Loss)
 	}
 	t.model.ZeroGrad()
-	tape.Backward(loss)
+	gradScale := float32(1)
+	if s, ok := strategy.(GradScaler); ok {
+		gradScale = s.GradScale()
+	}
+	tape.BackwardScaled(loss, gradScale)
 	grads := t.model.Grads()
 	if t.opts.ExchangeGrads != nil {
 		if err := t.opts.ExchangeGrads(ctx, grads); err != nil {
