@@ -1,6 +1,10 @@
 package optim
 
-import "github.com/shoal-dl/shoal/internal/workers"
+import (
+	"math"
+
+	"github.com/shoal-dl/shoal/internal/workers"
+)
 
 // Arenas shorter than parallelMin are updated on the calling goroutine;
 // longer ones are split into chunks of at least minChunk elements, one per
@@ -126,9 +130,13 @@ func (d *decaySpans) walk(lo, hi int, fn func(lo, hi int, decayed bool)) {
 // gradient is mostly zero — weights fed by always-blank pixels, say — and
 // arithmetic on subnormal numbers costs a hundred cycles or more on x86
 // without flush-to-zero, which Go does not enable. Flushing keeps every
-// update at full speed and changes values by less than 1.2e-38.
+// update at full speed and changes values by less than 1.2e-38. It tests
+// the magnitude's bits, one comparison that almost never changes its
+// outcome: two comparisons on the signed value branch on the sign, which
+// for gradients is a coin toss the CPU mispredicts half the time (that
+// made SGD with momentum ten times slower).
 func flushSubnormal(x float32) float32 {
-	if x > -0x1p-126 && x < 0x1p-126 {
+	if math.Float32bits(x)&0x7fffffff < 0x00800000 { // below 0x1p-126; NaN stays
 		return 0
 	}
 	return x
