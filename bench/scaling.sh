@@ -154,13 +154,16 @@ for model in dict.fromkeys(r["model"] for r in rows):
     t1, t2 = (" (target >= 1.7x)", " (target >= 2x)") if model == "mlp" else ("", "")
     apart = next(r["r"] for r in mine if r["name"].startswith("2 x 1 worker"))
     # The same ratio within each round: runs minutes apart, not the best
-    # of each row, which may come from different moments.
+    # of each row, which may come from different moments. The round's
+    # ceiling shows how the machine's cores did at that moment: when other
+    # load takes part of a core, it falls too.
     per_round = []
     for k in sorted({r["round"] for r in runs if r["model"] == model}):
         rr = [r for r in runs if r["model"] == model and r["round"] == k and r["system"] == "shoal"]
         one = max(r["r"]["samples_per_sec"] for r in rr if r["workers"] == 1)
         two = next(r["r"]["samples_per_sec"] for r in rr if r["name"] == "allreduce")
-        per_round.append("%.2fx" % (two / one))
+        pair = next(r["r"]["samples_per_sec"] for r in rr if r["name"].startswith("2 x 1 worker"))
+        per_round.append("%.2fx (ceiling %.2fx)" % (two / one, pair / one))
     ratios.append("%s: allreduce 2w / shoal 1w = %.2fx%s, allreduce 2w / DDP 2w = %.2fx%s, "
                   "overlap %.0f%%, DDP 2w / DDP 1w = %.2fx; ceiling: 2 x 1 worker apart / 1w = %.2fx" % (
                       model, ar["samples_per_sec"] / base["shoal"], t1, ar["samples_per_sec"] / ddp2["samples_per_sec"], t2,
