@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,11 +106,17 @@ func TestWorkerBadInput(t *testing.T) {
 	bin := buildShoal(t)
 	dir := t.TempDir()
 	csv, spec := writeBlobsCSV(t, dir, 90)
+	taken, err := net.Listen("tcp", "127.0.0.1:0") // a port in use
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"worker", "--coordinator", "127.0.0.1:1", "--token", "t", "--spec", spec, "--data", "csv:" + csv, "--join-timeout", "1s"}, "unreachable"},
+		{[]string{"coordinator", "--listen", taken.Addr().String(), "--token", "t", "--workers", "2", "--spec", spec}, "already in use; choose a free port with --listen"},
 		{[]string{"worker", "--coordinator", "127.0.0.1:1", "--spec", spec, "--data", "csv:" + csv}, "token"},
 		{[]string{"train", "--workers", "2", "--strategy", "ring", "--spec", spec, "--data", "csv:" + csv, "--out", dir}, "strategy"},
 	} {
