@@ -250,9 +250,10 @@ func (a *AllReduce) Close() error {
 // instead of the plain mean: with --balance, workers take batches of
 // different sizes, and the weighted sum is the gradient of the whole
 // global batch, the one a single worker would compute. The weights of all
-// ranks must add up to 1. A weight <= 0 returns to the mean. The Trainer
-// multiplies the gradients by w in backward (GradScale), so the exchange
-// only sums them.
+// ranks must add up to 1. A weight <= 0 returns to the mean. The exchange
+// only sums: the Trainer multiplies the gradients by w in backward (see
+// GradScaler); a loop of one's own must seed backward with GradScale too
+// (autograd.Tape.BackwardScaled).
 func (a *AllReduce) SetWeight(w float64) {
 	a.weight, a.weighted = float32(w), w > 0
 }
