@@ -94,8 +94,9 @@ func (o *AdamW) Steps() int64 { return o.steps }
 // SetSteps restores the step count.
 func (o *AdamW) SetSteps(n int64) { o.setSteps(n) }
 
-// adamScalarOnly turns the vector kernel off (tests compare the two).
-var adamScalarOnly bool
+// scalarOnly turns the vector kernels off (tests compare them with the Go
+// loops).
+var scalarOnly bool
 
 // adamCore is the update shared by Adam and AdamW.
 type adamCore struct {
@@ -159,7 +160,7 @@ func (o *adamCore) update(lo, hi int, decayed bool) {
 	b1, b2, eps := o.b1, o.b2, o.eps32
 	c1, c2 := o.c1, o.c2
 	stepSize, invSqrtBc2 := o.stepSize, o.invSqrtBc2
-	if !adamScalarOnly {
+	if !scalarOnly {
 		k := adamConsts{b1: b1, c1: c1, b2: b2, c2: c2, stepSize: stepSize, invSqrtBc2: invSqrtBc2, eps: eps, tiny: 0x1p-126, shrink: shrink, wd: wd}
 		if shrink != 1 || wd != 0 {
 			k.decay = 1

@@ -99,6 +99,11 @@ func (o *RMSProp) update(lo, hi int, decayed bool) {
 	}
 	lr, rho, eps, mu := o.lr32, o.rho32, o.eps32, o.mu32
 	oneMinusRho := o.oneMinusRho
+	if buf == nil && avg == nil {
+		k := rmspropConsts{lr: lr, rho: rho, oneMinusRho: oneMinusRho, eps: eps, wd: wd}
+		done := rmspropVector(p, g, sq, &k)
+		p, g, sq = p[done:], g[done:], sq[done:]
+	}
 	for i := range p {
 		gi := g[i]
 		if wd != 0 {
@@ -120,6 +125,12 @@ func (o *RMSProp) update(lo, hi int, decayed bool) {
 			p[i] -= lr * (gi / den)
 		}
 	}
+}
+
+// rmspropConsts are the scalars of the vector kernel of plain RMSProp, in
+// the order it reads them.
+type rmspropConsts struct {
+	lr, rho, oneMinusRho, eps, wd float32
 }
 
 // SetLR sets the learning rate of the next Step.

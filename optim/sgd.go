@@ -59,14 +59,29 @@ func (o *SGD) update(lo, hi int, decayed bool) {
 	if decayed {
 		wd = o.wd32
 	}
-	switch {
-	case o.buf == nil:
+	if o.buf == nil {
 		sgdPlain(p, g, o.lr32, wd)
-	case o.nesterov:
-		sgdNesterov(p, g, o.buf[lo:hi], o.lr32, o.mu32, wd)
-	default:
-		sgdMomentum(p, g, o.buf[lo:hi], o.lr32, o.mu32, wd)
+		return
 	}
+	buf := o.buf[lo:hi]
+	k := sgdConsts{lr: o.lr32, mu: o.mu32, wd: wd}
+	if o.nesterov {
+		k.nesterov = 1
+	}
+	done := sgdVector(p, g, buf, &k)
+	p, g, buf = p[done:], g[done:], buf[done:]
+	if o.nesterov {
+		sgdNesterov(p, g, buf, o.lr32, o.mu32, wd)
+	} else {
+		sgdMomentum(p, g, buf, o.lr32, o.mu32, wd)
+	}
+}
+
+// sgdConsts are the scalars of the vector kernel of SGD with momentum, in
+// the order it reads them.
+type sgdConsts struct {
+	lr, mu, wd float32
+	nesterov   uint32
 }
 
 func sgdPlain(p, g []float32, lr, wd float32) {

@@ -6,39 +6,42 @@ import (
 	"testing"
 )
 
-// TestAdamVectorMatchesScalar: each assembly kernel the CPU has and the Go
-// loop give the same bits, including for gradients that drive the moments
-// into the subnormal range; a NaN gradient makes the same elements NaN.
-func TestAdamVectorMatchesScalar(t *testing.T) {
+// TestVectorMatchesScalar: each assembly kernel the CPU has and the Go
+// loop give the same bits, for Adam, AdamW, SGD with momentum and RMSProp,
+// including for gradients that drive the state into the subnormal range;
+// a NaN gradient makes the same elements NaN.
+func TestVectorMatchesScalar(t *testing.T) {
 	for _, kernel := range vectorKernels() {
 		t.Run(kernel.name, func(t *testing.T) {
 			defer kernel.use()()
-			testAdamVectorMatchesScalar(t)
+			for _, v := range vectorVariants {
+				for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 100, 1000, 4099} {
+					testVariant(t, v.name, v.kind, v.cfg, n)
+				}
+			}
 		})
 	}
 }
 
-// adamVariants are Adam without weight decay, with L2 decay and AdamW's
-// decoupled decay, each with a mask that leaves some elements undecayed.
-var adamVariants = []struct {
-	name string
-	make func(n int, cfg Config) (Optimizer, error)
-	wd   float64
+// vectorVariants are the optimizers with vector kernels, with and without
+// weight decay (a mask leaves some elements undecayed), and RMSProp's
+// variants that the Go loop alone runs.
+var vectorVariants = []struct {
+	name, kind string
+	cfg        Config
 }{
-	{"adam", func(n int, cfg Config) (Optimizer, error) { return NewAdam(n, cfg) }, 0},
-	{"adam-l2", func(n int, cfg Config) (Optimizer, error) { return NewAdam(n, cfg) }, 0.05},
-	{"adamw", func(n int, cfg Config) (Optimizer, error) { return NewAdamW(n, cfg) }, 0.05},
+	{"adam", "adam", Config{}},
+	{"adam-l2", "adam", Config{WeightDecay: 0.05}},
+	{"adamw", "adamw", Config{WeightDecay: 0.05}},
+	{"sgd-momentum", "sgd", Config{Momentum: 0.9}},
+	{"sgd-momentum-l2", "sgd", Config{Momentum: 0.9, WeightDecay: 0.05}},
+	{"sgd-nesterov-l2", "sgd", Config{Momentum: 0.8, Nesterov: true, WeightDecay: 0.05}},
+	{"rmsprop", "rmsprop", Config{}},
+	{"rmsprop-l2", "rmsprop", Config{WeightDecay: 0.05}},
+	{"rmsprop-momentum-centered", "rmsprop", Config{Momentum: 0.5, Centered: true}},
 }
 
-func testAdamVectorMatchesScalar(t *testing.T) {
-	for _, variant := range adamVariants {
-		for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 100, 1000, 4099} {
-			testAdamVariant(t, variant.name, variant.make, variant.wd, n)
-		}
-	}
-}
-
-func testAdamVariant(t *testing.T, name string, newOpt func(int, Config) (Optimizer, error), wd float64, n int) {
+func testVariant(t *testing.T, name, kind string, cfg Config, n int) {
 	rng := rand.New(rand.NewPCG(uint64(n), 1))
 	p0, g0 := make([]float32, n), make([]float32, n)
 	for i := range p0 {
@@ -58,14 +61,16 @@ func testAdamVariant(t *testing.T, name string, newOpt func(int, Config) (Optimi
 		g0[41] = float32(math.NaN())
 	}
 	run := func(scalar bool) ([]float32, []float32) {
-		adamScalarOnly = scalar
-		defer func() { adamScalarOnly = false }()
+		scalarOnly = scalar
+		defer func() { scalarOnly = false }()
 		p, g := append([]float32(nil), p0...), append([]float32(nil), g0...)
 		mask := make([]bool, n)
 		for i := range mask {
 			mask[i] = i < n/3 || i > n/2 // decayed but for a middle span
 		}
-		o, err := newOpt(n, Config{LR: 0.01, Threads: 1, WeightDecay: wd, DecayMask: mask})
+		cfg := cfg
+		cfg.LR, cfg.Threads, cfg.DecayMask = 0.01, 1, mask
+		o, err := New(kind, n, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
