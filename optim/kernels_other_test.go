@@ -2,7 +2,7 @@
 
 package optim
 
-// vectorKernel is one of the Adam kernels this CPU can run.
+// vectorKernel is one set of the kernels this CPU can run.
 type vectorKernel struct {
 	name string
 	use  func() (restore func())

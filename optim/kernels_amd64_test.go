@@ -2,8 +2,8 @@
 
 package optim
 
-// vectorKernel is one of the Adam kernels this CPU can run; use makes it
-// the one adamVector picks and returns what restores the choice.
+// vectorKernel is one set of the kernels this CPU can run; use makes it
+// the set the vector paths pick and returns what restores the choice.
 type vectorKernel struct {
 	name string
 	use  func() (restore func())
