@@ -22,15 +22,7 @@ type adamConsts struct {
 //go:noescape
 func adamAVX512(p, grad, m, v *float32, n int, k *adamConsts)
 
-// adamAVX2 is adamAVX512 on 8 elements at a time, n a multiple of 8.
-//
-//go:noescape
-func adamAVX2(p, grad, m, v *float32, n int, k *adamConsts)
-
-var (
-	haveAVX512 = cpu.X86.HasAVX512F
-	haveAVX2   = cpu.X86.HasAVX2
-)
+var haveAVX512 = cpu.X86.HasAVX512F
 
 // adamVector updates the largest multiple of 16 (AVX-512) or 8 (AVX2)
 // elements it can with a vector kernel and returns how many it did.

@@ -2,9 +2,17 @@
 
 package optim
 
-// Implemented in vec_amd64.s: n a multiple of 8, the same bits as the Go
-// loops of sgdMomentum, sgdNesterov and RMSProp.update (plain).
+import "golang.org/x/sys/cpu"
+
+var haveAVX2 = cpu.X86.HasAVX2
+
+// Implemented in avx2_amd64.s: n a multiple of 8, the same bits as the Go
+// loops of adamCore.update, sgdMomentum, sgdNesterov and RMSProp.update
+// (plain).
 //
+//go:noescape
+func adamAVX2(p, grad, m, v *float32, n int, k *adamConsts)
+
 //go:noescape
 func sgdMomentumAVX2(p, grad, buf *float32, n int, k *sgdConsts)
 
